@@ -1,0 +1,258 @@
+//! The command line: `run`, `list`, and `reference` (the bundled reference implementation).
+
+use crate::report::{self, Outcome, Style};
+use crate::requirements::{Catalog, PROFILES};
+use crate::runner::{self, RunConfig};
+use crate::scenario::{self, Scenario};
+use crate::target::Target;
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Conformance suite for the auth surfaces of MCP servers, API gateways and their CLIs.
+#[derive(Parser, Debug)]
+#[command(name = "authconform", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the scenarios of the target's profiles against it.
+    Run(RunArgs),
+    /// List scenarios, or requirements with the scenarios that check them.
+    List(ListArgs),
+    /// The bundled reference implementation (what `targets/reference.toml` launches).
+    Reference(authconform_reference::ReferenceCli),
+}
+
+/// Options of `run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Target file [default: targets/reference.toml].
+    #[arg(long)]
+    pub target: Option<PathBuf>,
+    /// Scenarios folder [default: scenarios].
+    #[arg(long)]
+    pub scenarios: Option<PathBuf>,
+    /// Only these profiles (comma-separated); default: every profile the target claims.
+    #[arg(long, value_delimiter = ',')]
+    pub profile: Vec<String>,
+    /// Only scenarios whose `profile/id` contains this text.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Scenarios run at once [default: twice the CPU count].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Deadline of one step, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    pub step_timeout_ms: u64,
+    /// Deadline of one scenario, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub scenario_timeout_s: u64,
+    /// Deadline of the whole run, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub run_timeout_s: u64,
+    /// Show passing checks too.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Print only the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Also write the full report (with redacted transcripts) as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Options of `list`.
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Scenarios folder [default: scenarios].
+    #[arg(long)]
+    pub scenarios: Option<PathBuf>,
+    /// Only these profiles (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub profile: Vec<String>,
+    /// List requirements with the scenarios that check them, uncovered ones marked.
+    #[arg(long)]
+    pub requirements: bool,
+}
+
+/// The folder holding `targets/` and `scenarios/`: the current directory when it has them, else the source tree.
+pub fn project_root() -> PathBuf {
+    let cwd = PathBuf::from(".");
+    if cwd.join("scenarios").is_dir() && cwd.join("targets").is_dir() {
+        return cwd;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("authconform: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Run(args) => ExitCode::from(rt.block_on(run(args)) as u8),
+        Command::List(args) => ExitCode::from(list(args) as u8),
+        Command::Reference(r) => match rt.block_on(authconform_reference::run(r)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("authconform reference: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn check_profiles(profiles: &[String]) -> Result<(), String> {
+    for p in profiles {
+        if !PROFILES.contains(&p.as_str()) {
+            return Err(format!("unknown profile `{p}` (known: {})", PROFILES.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+/// Loads the target and selects scenarios; errors are input errors (exit 2).
+pub fn prepare(args: &RunArgs, catalog: &Catalog) -> Result<(Target, Vec<Scenario>), String> {
+    let root = project_root();
+    let target_path = args.target.clone().unwrap_or_else(|| root.join("targets/reference.toml"));
+    let target = Target::load(&target_path).map_err(|e| e.to_string())?;
+    let dir = args.scenarios.clone().unwrap_or_else(|| root.join("scenarios"));
+    let all = scenario::load_all(&dir, catalog).map_err(|e| e.to_string())?;
+    check_profiles(&args.profile)?;
+    let selected = all
+        .into_iter()
+        .filter(|s| target.profiles.contains(&s.profile))
+        .filter(|s| args.profile.is_empty() || args.profile.contains(&s.profile))
+        .filter(|s| args.filter.as_ref().is_none_or(|f| s.full_id().contains(f.as_str())))
+        .collect();
+    Ok((target, selected))
+}
+
+async fn run(args: RunArgs) -> i32 {
+    let catalog = Catalog::builtin();
+    let (target, scenarios) = match prepare(&args, &catalog) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("authconform: {e}");
+            return 2;
+        }
+    };
+    if scenarios.is_empty() {
+        eprintln!("authconform: no scenario selected (target profiles: {})", target.profiles.join(", "));
+        return 2;
+    }
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let style = Style { color, verbose: args.verbose };
+    let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("authconform"));
+    if !args.quiet {
+        println!(
+            "authconform {}: target `{}` ({}), {} scenarios",
+            env!("CARGO_PKG_VERSION"),
+            target.name,
+            target.path.display(),
+            scenarios.len()
+        );
+    }
+    let cfg = RunConfig {
+        target,
+        scenarios,
+        jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4)),
+        step_timeout: Duration::from_millis(args.step_timeout_ms),
+        scenario_timeout: Duration::from_secs(args.scenario_timeout_s),
+        run_timeout: Duration::from_secs(args.run_timeout_s),
+        self_exe,
+    };
+    let report = match runner::run(cfg, catalog, |_| {}).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("authconform: run failed: {e:#}");
+            return 2;
+        }
+    };
+    let text = report::render(&report, style);
+    if args.quiet {
+        print!("{}", text.lines().filter(|l| l.starts_with("target ") || l.starts_with("failed ")).map(|l| format!("{l}\n")).collect::<String>());
+    } else {
+        print!("{text}");
+    }
+    if let Some(path) = &args.json {
+        let written = serde_json::to_string_pretty(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|j| std::fs::write(path, j).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("authconform: cannot write {}: {e}", path.display());
+            return 2;
+        }
+    }
+    report.exit_code()
+}
+
+fn list(args: ListArgs) -> i32 {
+    let catalog = Catalog::builtin();
+    let dir = args.scenarios.clone().unwrap_or_else(|| project_root().join("scenarios"));
+    let scenarios = match scenario::load_all(&dir, &catalog) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("authconform: {e}");
+            return 2;
+        }
+    };
+    if let Err(e) = check_profiles(&args.profile) {
+        eprintln!("authconform: {e}");
+        return 2;
+    }
+    let wanted = |p: &str| args.profile.is_empty() || args.profile.iter().any(|x| x == p);
+    if !args.requirements {
+        for s in scenarios.iter().filter(|s| wanted(&s.profile)) {
+            println!("{:<44} {}", s.full_id(), s.requirements.join(" "));
+            println!("{:<44} {}", "", s.title);
+        }
+        return 0;
+    }
+    let mut profile = String::new();
+    let mut total = (0, 0);
+    for r in catalog.iter().filter(|r| wanted(&r.profile)) {
+        if r.profile != profile {
+            profile = r.profile.clone();
+            let all: Vec<_> = catalog.iter().filter(|x| x.profile == profile).collect();
+            let covered = all
+                .iter()
+                .filter(|x| scenarios.iter().any(|s| s.requirements.contains(&x.id)))
+                .count();
+            println!("\n{profile}: {covered}/{} requirements checked", all.len());
+        }
+        let by: Vec<String> = scenarios.iter().filter(|s| s.requirements.contains(&r.id)).map(|s| s.full_id()).collect();
+        total.1 += 1;
+        let mark = if by.is_empty() {
+            "uncovered".to_string()
+        } else {
+            total.0 += 1;
+            by.join(", ")
+        };
+        println!("  {:<15} {:<6} {:<62} {}", r.id, r.level.to_string(), truncate(&r.title, 62), mark);
+    }
+    println!("\n{} of {} requirements checked by at least one scenario", total.0, total.1);
+    let _ = Outcome::Pass;
+    0
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}

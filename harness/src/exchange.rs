@@ -1,0 +1,139 @@
+//! What a step sent and got back: the raw material of transcripts and check reports.
+
+use serde::Serialize;
+
+/// A request as sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentRequest {
+    /// Method.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers in the order and case sent.
+    pub headers: Vec<(String, String)>,
+    /// Body, if any (lossy UTF-8).
+    pub body: Option<String>,
+    /// Sent over a raw HTTP/1.1 connection.
+    pub raw: bool,
+}
+
+/// A response as received.
+#[derive(Debug, Clone, Serialize)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers in order, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// Body (lossy UTF-8), possibly cut (see `body_cut`).
+    pub body: String,
+    /// Why the body is incomplete, if it is (size cap, stream left open).
+    pub body_cut: Option<String>,
+}
+
+impl Response {
+    /// Every value of header `name`.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The challenges of every `WWW-Authenticate` field.
+    pub fn challenges(&self) -> Vec<crate::challenge::Challenge> {
+        crate::challenge::parse_all(self.header_values("www-authenticate"))
+    }
+
+    /// The body as JSON: plain JSON, or the last JSON `data:` event of an SSE stream.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        if let Ok(v) = serde_json::from_str(&self.body) {
+            return Some(v);
+        }
+        self.body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str(d.trim()).ok())
+            .last()
+    }
+}
+
+/// What an MCP client session achieved.
+#[derive(Debug, Clone, Serialize)]
+pub struct McpSession {
+    /// Server name and version from `initialize`.
+    pub server: String,
+    /// Negotiated protocol version.
+    pub protocol_version: String,
+    /// Tool names from `tools/list`.
+    pub tools: Vec<String>,
+    /// Result of the tool call, if one was made: text content, or the error.
+    pub call: Option<Result<String, String>>,
+}
+
+/// The record of one step.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepRecord {
+    /// An HTTP exchange; `response` is an error text when none came (timeout, refused, garbage).
+    Http {
+        /// The request.
+        request: SentRequest,
+        /// The response, or why there is none.
+        response: Result<Response, String>,
+    },
+    /// An MCP client session.
+    Mcp {
+        /// Endpoint URL.
+        url: String,
+        /// Token name used.
+        bearer: String,
+        /// The session's result, or the error that ended it.
+        result: Result<McpSession, String>,
+    },
+    /// The step could not run (a variable it needs has no value).
+    NotRun {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StepRecord {
+    /// The HTTP response, if the step got one.
+    pub fn response(&self) -> Option<&Response> {
+        match self {
+            StepRecord::Http { response: Ok(r), .. } => Some(r),
+            _ => None,
+        }
+    }
+
+    /// One-line description of what the step sent.
+    pub fn request_line(&self) -> String {
+        match self {
+            StepRecord::Http { request, .. } => {
+                let mut s = format!("{} {}", request.method, request.url);
+                for (n, v) in &request.headers {
+                    if n.eq_ignore_ascii_case("authorization")
+                        || n.eq_ignore_ascii_case("mcp-session-id")
+                        || n.eq_ignore_ascii_case("content-type")
+                    {
+                        s.push_str(&format!("  {n}: {}", v.escape_debug()));
+                    }
+                }
+                if request.raw {
+                    s.push_str("  (raw)");
+                }
+                s
+            }
+            StepRecord::Mcp { url, bearer, .. } => format!("MCP client session to {url} with token `{bearer}`"),
+            StepRecord::NotRun { reason } => format!("(not run: {reason})"),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Starting the implementation under test as a child process and waiting, with a deadline, until it is ready.
+
+use crate::target::Launch;
+use crate::template::Vars;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+/// Most output lines kept from a child, for error reports.
+const KEEP_LINES: usize = 40;
+
+/// A running target process; killed when dropped.
+pub struct Launched {
+    child: Child,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Launched {
+    /// The last lines the process wrote (stdout and stderr, interleaved as read).
+    pub fn output_tail(&self) -> Vec<String> {
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// Has the process exited? Returns its status text if so.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Stops the process and waits for it.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Why a launch failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LaunchError {
+    /// The command could not be started at all (not found, not executable).
+    #[error("cannot start `{command}`: {reason}")]
+    Spawn {
+        /// The program.
+        command: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// The process started but did not become ready.
+    #[error("{reason}{}", tail(.output))]
+    NotReady {
+        /// What went wrong.
+        reason: String,
+        /// Its last output lines.
+        output: Vec<String>,
+    },
+    /// A template in the launch section has no value.
+    #[error("launch: {0}")]
+    Template(String),
+}
+
+fn tail(lines: &[String]) -> String {
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("; last output:\n    {}", lines.join("\n    "))
+    }
+}
+
+/// Starts `launch` with templates expanded from `vars`; on success, `vars` gains `ready.NAME` for each named
+/// group of the stdout pattern.
+pub async fn start(
+    launch: &Launch,
+    vars: &mut Vars,
+    default_cwd: &std::path::Path,
+    client: &crate::http::HttpClient,
+) -> Result<Launched, LaunchError> {
+    let t = |s: &str| vars.expand(s).map_err(|e| LaunchError::Template(e.to_string()));
+    let command = t(&launch.command)?;
+    let mut cmd = Command::new(&command);
+    for a in &launch.args {
+        cmd.arg(t(a)?);
+    }
+    for (k, v) in &launch.env {
+        cmd.env(k, t(v)?);
+    }
+    let cwd = match &launch.cwd {
+        Some(c) => default_cwd.join(t(c)?),
+        None => default_cwd.to_path_buf(),
+    };
+    cmd.current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| LaunchError::Spawn { command: command.clone(), reason: e.to_string() })?;
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    if let Some(out) = child.stdout.take() {
+        spawn_reader(out, output.clone(), Some(line_tx));
+    }
+    if let Some(err) = child.stderr.take() {
+        spawn_reader(err, output.clone(), None);
+    }
+    let mut launched = Launched { child, output };
+    let deadline = Instant::now() + Duration::from_millis(launch.ready.timeout_ms);
+    let not_ready = |launched: &Launched, reason: String| LaunchError::NotReady { reason, output: launched.output_tail() };
+
+    if let Some(pattern) = &launch.ready.stdout {
+        let re = regex::Regex::new(pattern).map_err(|e| LaunchError::Template(e.to_string()))?;
+        loop {
+            match tokio::time::timeout_at(deadline, line_rx.recv()).await {
+                Err(_) => {
+                    return Err(not_ready(
+                        &launched,
+                        format!("no stdout line matched `{pattern}` within {} ms", launch.ready.timeout_ms),
+                    ));
+                }
+                Ok(None) => {
+                    let status = launched.exited().unwrap_or_else(|| "closed its stdout".into());
+                    return Err(not_ready(&launched, format!("target exited before it was ready ({status})")));
+                }
+                Ok(Some(line)) => {
+                    if let Some(caps) = re.captures(&line) {
+                        for name in re.capture_names().flatten() {
+                            if let Some(m) = caps.name(name) {
+                                vars.set(format!("ready.{name}"), m.as_str());
+                            }
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(url) = &launch.ready.http {
+        let url = vars.expand(url).map_err(|e| LaunchError::Template(e.to_string()))?;
+        loop {
+            if let Some(status) = launched.exited() {
+                return Err(not_ready(&launched, format!("target exited before it was ready ({status})")));
+            }
+            let probe = client.reqwest().get(&url).timeout(Duration::from_millis(500)).send();
+            if tokio::time::timeout_at(deadline, probe).await.is_ok_and(|r| r.is_ok()) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(not_ready(
+                    &launched,
+                    format!("{url} did not answer within {} ms", launch.ready.timeout_ms),
+                ));
+            }
+            // Poll interval while waiting for a socket to open; bounded by the deadline above.
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    Ok(launched)
+}
+
+fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    stream: R,
+    output: Arc<Mutex<Vec<String>>>,
+    lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+) {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            if let Ok(mut o) = output.lock() {
+                if o.len() == KEEP_LINES {
+                    o.remove(0);
+                }
+                o.push(line.clone());
+            }
+            if let Some(tx) = &lines {
+                let _ = tx.send(line);
+            }
+        }
+    });
+}
+
+/// A free loopback port: bound to 127.0.0.1:0 and released, for targets that can only be told a port.
+pub fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}

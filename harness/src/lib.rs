@@ -1,0 +1,24 @@
+//! authconform: an end-to-end conformance suite for the auth surfaces of MCP servers, API gateways and
+//! their CLIs.
+//!
+//! A run loads a [`target::Target`] (how to launch or reach the implementation) and [`scenario::Scenario`]s
+//! (steps and checks, as data), then [`runner::run`]s each scenario in isolation against its own mocks
+//! ([`authconform_mocks`]), and renders a [`report::RunReport`]. See `ARCHITECTURE.md` for the map.
+#![warn(missing_docs)]
+
+pub mod challenge;
+pub mod checks;
+pub mod cli;
+pub mod error;
+pub mod exchange;
+pub mod http;
+pub mod launch;
+pub mod locate;
+pub mod redact;
+pub mod report;
+pub mod requirements;
+pub mod runner;
+pub mod scenario;
+pub mod steps;
+pub mod target;
+pub mod template;

@@ -1,0 +1,5 @@
+//! The `authconform` command.
+
+fn main() -> std::process::ExitCode {
+    authconform::cli::main()
+}

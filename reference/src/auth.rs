@@ -1,0 +1,469 @@
+//! The authorization layer in front of the MCP endpoint (RFC 6750, RFC 9728,
+//! MCP authorization), with the seeded faults.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::faults::Fault;
+use crate::jwt::TokenError;
+
+/// Scope every request to the MCP endpoint needs.
+pub const SCOPE_READ: &str = "mcp:read";
+/// Scope a `tools/call` additionally needs.
+pub const SCOPE_TOOLS: &str = "mcp:tools";
+/// Largest POST body the authorization layer buffers.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// The authenticated caller, put into the request extensions for the MCP handler.
+///
+/// rmcp copies the HTTP request parts into the MCP request context, so a tool
+/// reads this from `Extension<http::request::Parts>` → `parts.extensions`.
+#[derive(Clone)]
+pub struct AuthContext {
+    /// The verified subject of the access token.
+    pub subject: String,
+    /// The raw bearer token the client presented (absent when a session
+    /// authenticated the request under the `session-authenticates` fault).
+    pub token: Option<String>,
+}
+
+impl AuthContext {
+    fn new(subject: String, token: Option<String>) -> Self {
+        Self { subject, token }
+    }
+}
+
+impl std::fmt::Debug for AuthContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("AuthContext")
+            .field("subject", &self.subject)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Who created an MCP session, and with which scopes.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionOwner {
+    subject: String,
+    scopes: HashSet<String>,
+}
+
+/// MCP session id → owner.
+pub(crate) type SessionOwners = std::sync::Mutex<HashMap<String, SessionOwner>>;
+
+/// Escapes a value for an auth-param quoted-string.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn challenge_response(
+    status: StatusCode,
+    challenge: String,
+    error: &str,
+    description: Option<&str>,
+) -> Response {
+    let mut body = json!({ "error": error });
+    if let Some(d) = description {
+        body["error_description"] = Value::String(d.to_owned());
+    }
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+impl AppState {
+    fn resource_metadata_param(&self) -> Option<String> {
+        (!self.faults.has(Fault::NoResourceMetadata))
+            .then(|| format!("resource_metadata={}", quote(&self.prm_url)))
+    }
+
+    fn bearer_challenge(&self, mut params: Vec<String>) -> String {
+        params.extend(self.resource_metadata_param());
+        if params.is_empty() {
+            "Bearer".to_owned()
+        } else {
+            format!("Bearer {}", params.join(", "))
+        }
+    }
+
+    /// 401 for a request without (usable) credentials: no error parameter.
+    pub(crate) fn unauthorized(&self) -> Response {
+        if self.faults.has(Fault::Wrong401Scheme) {
+            return challenge_response(
+                StatusCode::UNAUTHORIZED,
+                "Basic realm=\"mcp\"".into(),
+                "unauthorized",
+                None,
+            );
+        }
+        let mut params = Vec::new();
+        if self.faults.has(Fault::ErrorWithoutToken) {
+            params.push("error=\"invalid_token\"".to_owned());
+        }
+        params.extend(self.resource_metadata_param());
+        if !self.faults.has(Fault::NoChallengeScope) {
+            params.push(format!(
+                "scope={}",
+                quote(&format!("{SCOPE_READ} {SCOPE_TOOLS}"))
+            ));
+        }
+        let challenge = if params.is_empty() {
+            "Bearer".to_owned()
+        } else {
+            format!("Bearer {}", params.join(", "))
+        };
+        challenge_response(StatusCode::UNAUTHORIZED, challenge, "unauthorized", None)
+    }
+
+    fn invalid_token(&self, description: &str) -> Response {
+        if self.faults.has(Fault::Wrong401Scheme) {
+            return challenge_response(
+                StatusCode::UNAUTHORIZED,
+                "Basic realm=\"mcp\"".into(),
+                "invalid_token",
+                Some(description),
+            );
+        }
+        let challenge = self.bearer_challenge(vec![
+            "error=\"invalid_token\"".to_owned(),
+            format!("error_description={}", quote(description)),
+        ]);
+        challenge_response(
+            StatusCode::UNAUTHORIZED,
+            challenge,
+            "invalid_token",
+            Some(description),
+        )
+    }
+
+    fn invalid_request(&self, description: &str) -> Response {
+        let challenge = self.bearer_challenge(vec![
+            "error=\"invalid_request\"".to_owned(),
+            format!("error_description={}", quote(description)),
+        ]);
+        challenge_response(
+            StatusCode::BAD_REQUEST,
+            challenge,
+            "invalid_request",
+            Some(description),
+        )
+    }
+
+    fn insufficient_scope(&self, scope: &str) -> Response {
+        let description = format!("the request needs scope {scope}");
+        let challenge = self.bearer_challenge(vec![
+            "error=\"insufficient_scope\"".to_owned(),
+            format!("error_description={}", quote(&description)),
+            format!("scope={}", quote(scope)),
+        ]);
+        let status = if self.faults.has(Fault::InsufficientScope401) {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        challenge_response(status, challenge, "insufficient_scope", Some(&description))
+    }
+}
+
+fn unavailable(description: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({
+            "error": "temporarily_unavailable",
+            "error_description": description,
+        })),
+    )
+        .into_response()
+}
+
+fn session_not_found() -> Response {
+    (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response()
+}
+
+/// RFC 6750 b64token: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// The outcome of reading the credentials of a request.
+enum Credential {
+    /// No usable credentials (absent, ignored, or an unsupported scheme).
+    None,
+    /// A bearer token to validate.
+    Bearer(String),
+    /// A malformed request (400 invalid_request) with this description.
+    Malformed(&'static str),
+}
+
+fn parse_authorization(state: &AppState, value: &HeaderValue) -> Credential {
+    let Ok(value) = value.to_str() else {
+        return Credential::Malformed("the Authorization header is not visible ASCII");
+    };
+    if value.trim().is_empty() {
+        return Credential::Malformed("the Authorization header is empty");
+    }
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let is_bearer = if state.faults.has(Fault::CaseSensitiveScheme) {
+        scheme == "Bearer"
+    } else {
+        scheme.eq_ignore_ascii_case("bearer")
+    };
+    if !is_bearer {
+        return Credential::None;
+    }
+    let credentials = rest.trim_start_matches(' ');
+    if state.faults.has(Fault::LenientBearer) {
+        let unquoted = credentials.replace('"', "");
+        let first = unquoted
+            .split([' ', ','])
+            .find(|s| !s.is_empty())
+            .unwrap_or("");
+        return if is_b64token(first) {
+            Credential::Bearer(first.to_owned())
+        } else {
+            Credential::Malformed("the bearer credentials are not a b64token")
+        };
+    }
+    if credentials.is_empty() {
+        return Credential::Malformed("the Bearer scheme needs a token");
+    }
+    if !is_b64token(credentials) {
+        return Credential::Malformed("the bearer credentials are not a b64token");
+    }
+    Credential::Bearer(credentials.to_owned())
+}
+
+fn query_access_token(request: &Request) -> Option<String> {
+    let query = request.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned())
+}
+
+fn is_form_post(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::POST
+        && headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.split(';').next().is_some_and(|e| {
+                    e.trim()
+                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                })
+            })
+}
+
+fn is_tools_call(message: &Value) -> bool {
+    message.get("method").and_then(Value::as_str) == Some("tools/call")
+}
+
+fn needs_tools_scope(body: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(batch)) => batch.iter().any(is_tools_call),
+        Ok(message) => is_tools_call(&message),
+        Err(_) => false,
+    }
+}
+
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The authorization middleware of the MCP endpoint.
+pub(crate) async fn authorize(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let faults = &state.faults;
+    let lenient_multi = faults.has(Fault::FirstAuthorizationWins);
+    let authorizations: Vec<HeaderValue> = request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .cloned()
+        .collect();
+    if authorizations.len() > 1 && !lenient_multi {
+        return state.invalid_request("more than one Authorization header field");
+    }
+    let query_token = query_access_token(&request);
+    if !authorizations.is_empty() && !lenient_multi {
+        if query_token.is_some() {
+            return state.invalid_request(
+                "credentials in both the Authorization header and the access_token query parameter",
+            );
+        }
+        if is_form_post(request.method(), request.headers()) {
+            return state.invalid_request(
+                "credentials in both the Authorization header and a form-encoded body",
+            );
+        }
+    }
+
+    let credential = match authorizations.first() {
+        Some(value) => parse_authorization(&state, value),
+        None => match query_token {
+            Some(token) if faults.has(Fault::AcceptQueryToken) => {
+                if is_b64token(&token) {
+                    Credential::Bearer(token)
+                } else {
+                    Credential::Malformed("the access_token parameter is not a b64token")
+                }
+            }
+            _ => Credential::None,
+        },
+    };
+
+    let request_session = session_id(request.headers());
+    let session_owner = request_session.as_ref().and_then(|sid| {
+        state
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|owners| owners.get(sid).cloned())
+    });
+    // The `session-authenticates` fault: a known session stands in for credentials.
+    let session_fallback = || {
+        faults
+            .has(Fault::SessionAuthenticates)
+            .then(|| session_owner.clone())
+            .flatten()
+    };
+
+    let (auth, scopes) = match credential {
+        Credential::Malformed(description) => return state.invalid_request(description),
+        Credential::None => match session_fallback() {
+            Some(owner) => (AuthContext::new(owner.subject, None), owner.scopes),
+            None => return state.unauthorized(),
+        },
+        Credential::Bearer(token) => match state.validator.validate(&token).await {
+            Ok(verified) => (
+                AuthContext::new(verified.subject, Some(token)),
+                verified.scopes,
+            ),
+            Err(TokenError::Invalid(description)) => match session_fallback() {
+                Some(owner) => (AuthContext::new(owner.subject, None), owner.scopes),
+                None => return state.invalid_token(&description),
+            },
+            Err(TokenError::Unavailable(reason)) => {
+                eprintln!("authconform-reference: cannot obtain the issuer's keys: {reason}");
+                return unavailable("the authorization server's keys are unavailable");
+            }
+        },
+    };
+
+    if !scopes.contains(SCOPE_READ) {
+        return state.insufficient_scope(SCOPE_READ);
+    }
+
+    let (mut parts, body) = request.into_parts();
+    let body = if parts.method == Method::POST {
+        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+            }
+        };
+        if needs_tools_scope(&bytes) && !scopes.contains(SCOPE_TOOLS) {
+            return state.insufficient_scope(SCOPE_TOOLS);
+        }
+        Body::from(bytes)
+    } else {
+        body
+    };
+
+    if let Some(owner) = &session_owner
+        && owner.subject != auth.subject
+        && !faults.has(Fault::NoSessionBinding)
+    {
+        return session_not_found();
+    }
+
+    let subject = auth.subject.clone();
+    let method = parts.method.clone();
+    parts.extensions.insert(auth);
+    let response = next.run(Request::from_parts(parts, body)).await;
+
+    if response.status().is_success() {
+        match (&request_session, session_id(response.headers())) {
+            (None, Some(created)) => {
+                if let Ok(mut owners) = state.sessions.lock() {
+                    owners.insert(created, SessionOwner { subject, scopes });
+                }
+            }
+            (Some(sid), _) if method == Method::DELETE => {
+                if let Ok(mut owners) = state.sessions.lock() {
+                    owners.remove(sid);
+                }
+            }
+            _ => {}
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_b64token, needs_tools_scope, quote};
+
+    #[test]
+    fn b64token_grammar() {
+        assert!(is_b64token("abc.DEF-_~+/=="));
+        assert!(!is_b64token(""));
+        assert!(!is_b64token("=="));
+        assert!(!is_b64token("\"abc\""));
+        assert!(!is_b64token("a,b"));
+        assert!(!is_b64token("a b"));
+        assert!(!is_b64token("a=b"));
+    }
+
+    #[test]
+    fn tools_call_detection() {
+        assert!(needs_tools_scope(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#
+        ));
+        assert!(needs_tools_scope(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/call"}]"#
+        ));
+        assert!(!needs_tools_scope(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#
+        ));
+        assert!(!needs_tools_scope(b"not json"));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+}

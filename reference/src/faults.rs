@@ -1,0 +1,180 @@
+//! Seeded faults: each one breaks exactly one behaviour of the reference
+//! implementation so the conformance suite can prove its checks can fail.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+macro_rules! faults {
+    ($( $variant:ident => $name:literal : $desc:literal ),+ $(,)?) => {
+        /// One seeded fault of the reference implementation.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Fault {
+            $(
+                #[doc = $desc]
+                $variant,
+            )+
+        }
+
+        impl Fault {
+            /// Every fault, in declaration order.
+            pub const ALL: &'static [Fault] = &[$(Fault::$variant),+];
+
+            /// The command-line name of the fault (as accepted by `--fault`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Fault::$variant => $name,)+
+                }
+            }
+
+            /// A one-line description of the fault.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Fault::$variant => $desc,)+
+                }
+            }
+
+            /// Looks a fault up by its command-line name (exact match).
+            pub fn from_name(name: &str) -> Option<Fault> {
+                match name {
+                    $($name => Some(Fault::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        /// Every fault name with a one-line description.
+        pub const FAULTS: &[(&str, &str)] = &[$(($name, $desc)),+];
+    };
+}
+
+faults! {
+    NoResourceMetadata => "no-resource-metadata":
+        "challenges omit the resource_metadata parameter (the metadata documents are still served)",
+    Wrong401Scheme => "wrong-401-scheme":
+        "401 challenges for missing and invalid tokens use `Basic realm=\"mcp\"` instead of Bearer",
+    AcceptExpired => "accept-expired":
+        "the exp claim is not checked, so expired tokens are accepted",
+    IgnoreAudience => "ignore-audience":
+        "the aud claim is not checked, so tokens for other resources are accepted",
+    PrefixAudience => "prefix-audience":
+        "aud matches when a value starts with the resource URL or the resource URL starts with it",
+    IgnoreIssuer => "ignore-issuer":
+        "the iss claim is not checked and the JWKS is discovered from the token's own iss",
+    AcceptBadSignature => "accept-bad-signature":
+        "the signature is not verified (claims decoded without verification; alg none accepted)",
+    InsufficientScope401 => "insufficient-scope-401":
+        "insufficient scope is answered 401 instead of 403",
+    NoChallengeScope => "no-challenge-scope":
+        "the 401 challenge for a request without credentials has no scope parameter",
+    ErrorWithoutToken => "error-without-token":
+        "the 401 challenge for a request without credentials carries error=\"invalid_token\"",
+    AcceptQueryToken => "accept-query-token":
+        "an access_token query parameter alone authenticates the request",
+    CaseSensitiveScheme => "case-sensitive-scheme":
+        "only exactly `Bearer` is the bearer scheme; `bearer` or `BEARER` are treated as unsupported",
+    LenientBearer => "lenient-bearer":
+        "malformed bearer credentials are repaired (quotes stripped, first token before a space or comma used)",
+    FirstAuthorizationWins => "first-authorization-wins":
+        "with several credentials the first Authorization field is used instead of answering 400",
+    SessionAuthenticates => "session-authenticates":
+        "a known Mcp-Session-Id without valid credentials is served as the session's user",
+    NoSessionBinding => "no-session-binding":
+        "sessions are not bound to the subject that created them",
+    PrmWrongResource => "prm-wrong-resource":
+        "the protected resource metadata names https://localhost:PORT/mcp (another host) as resource",
+    PrmNoAuthorizationServers => "prm-no-authorization-servers":
+        "the protected resource metadata has an empty authorization_servers list",
+    PrmRequiresAuth => "prm-requires-auth":
+        "the protected resource metadata endpoints answer 401 like the MCP endpoint",
+    PrmEmptyScopes => "prm-empty-scopes":
+        "the protected resource metadata has an empty scopes_supported list",
+    TokenPassthrough => "token-passthrough":
+        "list_projects sends the client's bearer token upstream instead of its own API key",
+}
+
+/// Error for a fault name that is not in [`FAULTS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownFault {
+    /// The name that was given.
+    pub name: String,
+}
+
+impl fmt::Display for UnknownFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown fault {:?}; valid faults are:", self.name)?;
+        for (name, desc) in FAULTS {
+            write!(f, "\n  {name:<30} {desc}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownFault {}
+
+/// A set of active faults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(BTreeSet<Fault>);
+
+impl Faults {
+    /// Parses fault names; blank names are skipped, surrounding whitespace ignored.
+    pub fn parse<I, S>(names: I) -> Result<Faults, UnknownFault>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut set = BTreeSet::new();
+        for name in names {
+            let name = name.as_ref().trim();
+            if name.is_empty() {
+                continue;
+            }
+            let fault = Fault::from_name(name).ok_or_else(|| UnknownFault {
+                name: name.to_owned(),
+            })?;
+            set.insert(fault);
+        }
+        Ok(Faults(set))
+    }
+
+    /// Whether `fault` is active.
+    pub fn has(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+
+    /// The active faults.
+    pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Whether no fault is active.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(FAULTS.len(), Fault::ALL.len());
+        for fault in Fault::ALL {
+            assert_eq!(Fault::from_name(fault.name()), Some(*fault));
+            assert!(FAULTS.contains(&(fault.name(), fault.description())));
+        }
+    }
+
+    #[test]
+    fn parse_rejects_unknown_and_lists_valid() {
+        let err = Faults::parse(["accept-expired", "nope"]).unwrap_err();
+        assert_eq!(err.name, "nope");
+        let text = err.to_string();
+        for (name, _) in FAULTS {
+            assert!(text.contains(name));
+        }
+        let ok = Faults::parse([" accept-expired ", ""]).unwrap();
+        assert!(ok.has(Fault::AcceptExpired));
+        assert!(!ok.has(Fault::IgnoreAudience));
+    }
+}

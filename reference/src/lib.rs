@@ -1,0 +1,434 @@
+//! The reference implementation the authconform suite is run against: an MCP
+//! server over streamable HTTP, protected as the MCP authorization
+//! specification requires (RFC 9728 protected resource metadata, RFC 6750
+//! bearer tokens, RFC 8707 audience binding), trusting one OAuth issuer.
+//!
+//! Seeded faults (`--fault NAME`, see [`FAULTS`]) each break exactly one
+//! behaviour so the suite can prove that its checks can fail.
+
+#![warn(missing_docs)]
+
+mod auth;
+mod faults;
+mod jwt;
+mod mcp;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use http::{StatusCode, header};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use tokio::io::AsyncWriteExt as _;
+use tokio::sync::oneshot;
+
+pub use auth::{AuthContext, SCOPE_READ, SCOPE_TOOLS};
+pub use faults::{FAULTS, Fault, Faults, UnknownFault};
+
+/// Environment variable with extra fault names (comma-separated), merged with `--fault`.
+pub const FAULT_ENV: &str = "AUTHCONFORM_REFERENCE_FAULT";
+
+/// Command line of the reference implementation.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReferenceCli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: ReferenceCommand,
+}
+
+/// Subcommands of the reference implementation.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ReferenceCommand {
+    /// MCP server over streamable HTTP, OAuth-protected
+    Http(HttpArgs),
+}
+
+fn fault_parser() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        FAULTS
+            .iter()
+            .map(|(name, desc)| PossibleValue::new(*name).help(*desc)),
+    )
+}
+
+/// Arguments of `http`: the OAuth-protected MCP server.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HttpArgs {
+    /// Address to listen on (port 0: any free port)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Issuer identifier of the trusted authorization server, e.g. https://127.0.0.1:41234
+    #[arg(long)]
+    pub issuer: String,
+    /// Extra root CA (PEM) trusted for outbound HTTPS (authorization server metadata, JWKS, upstream)
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Base URL of the upstream REST API the tools call
+    #[arg(long)]
+    pub upstream: Option<String>,
+    /// API key the server presents to the upstream API (X-API-Key)
+    #[arg(
+        long,
+        env = "REFERENCE_UPSTREAM_KEY",
+        default_value = "ref-upstream-key",
+        hide_env_values = true
+    )]
+    pub upstream_key: String,
+    /// Seeded fault to enable (repeatable); also read from AUTHCONFORM_REFERENCE_FAULT (comma-separated)
+    #[arg(long = "fault", value_name = "NAME", value_parser = fault_parser())]
+    pub faults: Vec<String>,
+}
+
+/// Shared state of the HTTP server.
+pub(crate) struct AppState {
+    /// Active faults.
+    pub(crate) faults: Faults,
+    /// The protected resource metadata URL.
+    pub(crate) prm_url: String,
+    /// The `resource` value published in the metadata.
+    pub(crate) prm_resource: String,
+    /// The trusted issuer.
+    pub(crate) issuer: String,
+    /// Access-token validation.
+    pub(crate) validator: jwt::TokenValidator,
+    /// Owners of MCP sessions.
+    pub(crate) sessions: auth::SessionOwners,
+}
+
+/// Runs the command line: installs the crypto provider, merges faults from
+/// [`FAULT_ENV`], prints `authconform-reference listening on {base}/mcp` to
+/// stdout once listening, and serves until SIGTERM or ctrl-c.
+///
+/// An unknown fault name yields an error that downcasts to [`UnknownFault`].
+pub async fn run(cli: ReferenceCli) -> anyhow::Result<()> {
+    match cli.command {
+        ReferenceCommand::Http(mut args) => {
+            if let Ok(env) = std::env::var(FAULT_ENV) {
+                args.faults.extend(
+                    env.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+            // Reject bad faults before anything is printed.
+            Faults::parse(&args.faults)?;
+            let (ready_tx, ready_rx) = oneshot::channel();
+            let server = tokio::spawn(serve(args, ready_tx, shutdown_signal()));
+            if let Ok(base) = ready_rx.await {
+                let mut stdout = tokio::io::stdout();
+                stdout
+                    .write_all(
+                        format!("authconform-reference listening on {base}/mcp\n").as_bytes(),
+                    )
+                    .await?;
+                stdout.flush().await?;
+            }
+            server.await.context("server task failed")?
+        }
+    }
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn install_crypto_providers() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+}
+
+fn build_http_client(ca_file: Option<&PathBuf>) -> anyhow::Result<reqwest::Client> {
+    let builder = || {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+    };
+    let Some(path) = ca_file else {
+        return builder().build().context("building the HTTP client");
+    };
+    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("parsing {}", path.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", path.display());
+    match builder().tls_certs_merge(certs.clone()).build() {
+        Ok(client) => Ok(client),
+        // A verifier that cannot merge roots: trust only the given CA.
+        Err(_) => builder()
+            .tls_certs_only(certs)
+            .build()
+            .context("building the HTTP client"),
+    }
+}
+
+/// Serves the OAuth-protected MCP server described by `args` until `shutdown`
+/// resolves.
+///
+/// Binds `args.listen` first and then sends the base URL (`http://127.0.0.1:PORT`,
+/// or `https://…` with `--tls-cert`/`--tls-key`, with the actually bound port and
+/// no trailing slash) through `ready`; the MCP endpoint is `{base}/mcp`. Does not
+/// read [`FAULT_ENV`] (that is [`run`]'s job) and prints nothing to stdout.
+pub async fn serve(
+    args: HttpArgs,
+    ready: oneshot::Sender<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    install_crypto_providers();
+    let faults = Faults::parse(&args.faults)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("loading the TLS certificate and key")?,
+        ),
+        (None, None) => None,
+        _ => anyhow::bail!("--tls-cert and --tls-key must be given together"),
+    };
+    let http = build_http_client(args.ca_file.as_ref())?;
+
+    let listener = std::net::TcpListener::bind(args.listen)
+        .with_context(|| format!("binding {}", args.listen))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let host = match local.ip() {
+        ip if ip.is_unspecified() || ip == IpAddr::V4(Ipv4Addr::LOCALHOST) => {
+            "127.0.0.1".to_owned()
+        }
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    let base = format!("{scheme}://{host}:{}", local.port());
+    let resource = format!("{base}/mcp");
+    let prm_url = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    let prm_resource = if faults.has(Fault::PrmWrongResource) {
+        format!("{scheme}://localhost:{}/mcp", local.port())
+    } else {
+        resource.clone()
+    };
+
+    let state = Arc::new(AppState {
+        validator: jwt::TokenValidator::new(
+            args.issuer.clone(),
+            resource,
+            faults.clone(),
+            http.clone(),
+        ),
+        faults: faults.clone(),
+        prm_url,
+        prm_resource,
+        issuer: args.issuer.clone(),
+        sessions: Default::default(),
+    });
+
+    let env = Arc::new(mcp::ToolEnv {
+        upstream: args.upstream.clone(),
+        upstream_key: args.upstream_key.clone(),
+        http,
+        token_passthrough: faults.has(Fault::TokenPassthrough),
+    });
+    let mut allowed_hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if !local.ip().is_unspecified() {
+        allowed_hosts.push(local.ip().to_string());
+    }
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(true)
+        .with_allowed_hosts(allowed_hosts);
+    let mcp_cancel = config.cancellation_token.clone();
+    let mcp_service = StreamableHttpService::new(
+        move || Ok(mcp::ReferenceServer::new(env.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+
+    let app = Router::new()
+        .route_service("/mcp", mcp_service)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
+        .merge(
+            Router::new()
+                .route(
+                    "/.well-known/oauth-protected-resource/mcp",
+                    get(protected_resource_metadata),
+                )
+                .route(
+                    "/.well-known/oauth-protected-resource",
+                    get(protected_resource_metadata),
+                )
+                .with_state(state.clone()),
+        )
+        .layer(middleware::from_fn(log_request));
+
+    if !faults.is_empty() {
+        let names: Vec<&str> = faults.iter().map(Fault::name).collect();
+        eprintln!(
+            "authconform-reference: faults enabled: {}",
+            names.join(", ")
+        );
+    }
+
+    // Stop rmcp's sessions (and their open SSE streams) on shutdown, then give
+    // connections a short grace period.
+    let shutdown = async move {
+        shutdown.await;
+        mcp_cancel.cancel();
+    };
+
+    let _ = ready.send(base);
+
+    match tls {
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let server = axum_server::from_tcp_rustls(listener, tls)?
+                .handle(handle.clone())
+                .serve(app.into_make_service());
+            tokio::spawn(async move {
+                shutdown.await;
+                handle.graceful_shutdown(Some(Duration::from_secs(2)));
+            });
+            server.await.context("serving HTTPS")?;
+        }
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let (stopped_tx, stopped_rx) = oneshot::channel::<()>();
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stopped_tx.send(());
+            });
+            let deadline = async move {
+                if stopped_rx.await.is_ok() {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                result = server => result.context("serving HTTP")?,
+                () = deadline => {},
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `GET /.well-known/oauth-protected-resource[/mcp]` (RFC 9728).
+async fn protected_resource_metadata(State(state): State<Arc<AppState>>) -> Response {
+    if state.faults.has(Fault::PrmRequiresAuth) {
+        return state.unauthorized();
+    }
+    let authorization_servers: Vec<&str> = if state.faults.has(Fault::PrmNoAuthorizationServers) {
+        Vec::new()
+    } else {
+        vec![state.issuer.as_str()]
+    };
+    let scopes: Vec<&str> = if state.faults.has(Fault::PrmEmptyScopes) {
+        Vec::new()
+    } else {
+        vec![SCOPE_READ, SCOPE_TOOLS]
+    };
+    let body = json!({
+        "resource": state.prm_resource,
+        "authorization_servers": authorization_servers,
+        "scopes_supported": scopes,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "authconform reference",
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Logs one line per request to stderr: method, path (never the query), status.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    eprintln!(
+        "authconform-reference: {method} {path} -> {}",
+        response.status().as_u16()
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        reference: ReferenceCli,
+    }
+
+    #[test]
+    fn cli_parses_and_rejects_unknown_faults() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "http",
+            "--issuer",
+            "https://127.0.0.1:1",
+            "--fault",
+            "accept-expired",
+            "--fault",
+            "ignore-audience",
+        ])
+        .unwrap();
+        let ReferenceCommand::Http(args) = cli.reference.command;
+        assert_eq!(args.faults, ["accept-expired", "ignore-audience"]);
+        assert_eq!(args.listen.to_string(), "127.0.0.1:0");
+
+        let err = Cli::try_parse_from(["x", "http", "--issuer", "https://a", "--fault", "nope"])
+            .err()
+            .unwrap();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("accept-expired"));
+    }
+}

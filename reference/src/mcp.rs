@@ -1,0 +1,104 @@
+//! The MCP server behind the authorization layer: tools `echo` and `list_projects`.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::tool::Extension;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock};
+use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
+use serde::Deserialize;
+
+use crate::auth::AuthContext;
+
+/// What the tools need to reach the upstream REST API.
+pub(crate) struct ToolEnv {
+    /// Base URL of the upstream API, if configured.
+    pub upstream: Option<String>,
+    /// The server's own upstream API key.
+    pub upstream_key: String,
+    /// Outbound HTTP client.
+    pub http: reqwest::Client,
+    /// The `token-passthrough` fault.
+    pub token_passthrough: bool,
+}
+
+/// Arguments of the `echo` tool.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub(crate) struct EchoArgs {
+    /// The text to return.
+    pub text: String,
+}
+
+/// The MCP server handler.
+#[derive(Clone)]
+pub(crate) struct ReferenceServer {
+    env: Arc<ToolEnv>,
+}
+
+impl ReferenceServer {
+    pub(crate) fn new(env: Arc<ToolEnv>) -> Self {
+        Self { env }
+    }
+}
+
+fn tool_error(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}
+
+#[tool_router]
+impl ReferenceServer {
+    /// Returns the given text unchanged.
+    #[tool(description = "Returns the given text unchanged")]
+    fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> String {
+        text
+    }
+
+    /// Lists the projects of the upstream API.
+    #[tool(description = "Lists the projects of the upstream REST API")]
+    async fn list_projects(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let Some(upstream) = &self.env.upstream else {
+            return Ok(tool_error("no upstream API is configured"));
+        };
+        let url = format!("{}/projects", upstream.trim_end_matches('/'));
+        let mut request = self.env.http.get(&url);
+        if self.env.token_passthrough {
+            let token = parts
+                .extensions
+                .get::<AuthContext>()
+                .and_then(|auth| auth.token.clone());
+            match token {
+                Some(token) => request = request.bearer_auth(token),
+                None => return Ok(tool_error("no client token to pass upstream")),
+            }
+        } else {
+            request = request.header("X-API-Key", &self.env.upstream_key);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                return Ok(tool_error(format!(
+                    "upstream request failed: {}",
+                    e.without_url()
+                )));
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            return Ok(tool_error(format!("upstream answered HTTP {status}")));
+        }
+        match response.text().await {
+            Ok(body) => Ok(CallToolResult::success(vec![ContentBlock::text(body)])),
+            Err(e) => Ok(tool_error(format!(
+                "reading the upstream response failed: {}",
+                e.without_url()
+            ))),
+        }
+    }
+}
+
+#[tool_handler(name = "authconform-reference")]
+impl ServerHandler for ReferenceServer {}
