@@ -233,6 +233,18 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     let mut results = Vec::new();
     for c in &s.checks {
         let level = s.level_of(c, &shared.catalog);
+        if let Some(why) = c.applies_if.iter().find_map(|cond| cond.holds(&vars).err()) {
+            results.push(CheckResult {
+                requirement: c.requirement.clone(),
+                level,
+                what: c.what.clone(),
+                outcome: Outcome::Skip,
+                mismatch: None,
+                request: None,
+                skip_reason: Some(redactor.redact(&why)),
+            });
+            continue;
+        }
         let evaluated = checks::evaluate(c, &records, &vars, &journal);
         let (outcome, mismatch, request) = match evaluated {
             Ok(()) => (Outcome::Pass, None, None),

@@ -205,8 +205,54 @@ pub struct Check {
     /// Judge only the steps whose status is one of these (at least one must be); e.g. every metadata document
     /// that was served.
     pub when_status: Option<Vec<StatusPattern>>,
+    /// Conditions for the check to apply; when one does not hold the check is skipped, with the reason.
+    #[serde(default)]
+    pub applies_if: Vec<Condition>,
     /// The expectation.
     pub expect: Expect,
+}
+
+/// A condition on a template variable (a target value such as `mcp_version`, or a capture).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// The variable; the condition fails when it has no value.
+    pub var: String,
+    /// The value equals this.
+    pub equals: Option<String>,
+    /// The value contains this.
+    pub contains: Option<String>,
+    /// The value does not contain this.
+    pub excludes: Option<String>,
+}
+
+impl Condition {
+    /// Ok when the condition holds; otherwise why the check does not apply.
+    pub fn holds(&self, vars: &Vars) -> Result<(), String> {
+        let Some(v) = vars.get(&self.var) else {
+            let why = vars
+                .get(&format!("missing.{}", self.var))
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            return Err(format!("`{}` has no value{why}", self.var));
+        };
+        if let Some(e) = &self.equals {
+            if v != e {
+                return Err(format!("applies when `{}` is `{e}`; it is `{v}`", self.var));
+            }
+        }
+        if let Some(c) = &self.contains {
+            if !v.contains(c.as_str()) {
+                return Err(format!("applies when `{}` contains `{c}`; it is `{v}`", self.var));
+            }
+        }
+        if let Some(x) = &self.excludes {
+            if v.contains(x.as_str()) {
+                return Err(format!("applies when `{}` does not contain `{x}`; it is `{v}`", self.var));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Expectations on a response; every given one must hold.
@@ -299,7 +345,7 @@ pub struct ChallengeExpect {
     /// Parameters with exact values (templates).
     #[serde(default)]
     pub equals: BTreeMap<String, String>,
-    /// Parameters whose value is an absolute `https` URL without a fragment.
+    /// Parameters whose value, where present, is an absolute `https` URL without a fragment.
     #[serde(default)]
     pub https_url: Vec<String>,
 }
@@ -551,6 +597,17 @@ impl Scenario {
                 return Err(err(Some("check"), i, "requirement", f("requirement"), msg));
             }
             covered.insert(c.requirement.clone());
+            for cond in &c.applies_if {
+                if !known.contains(&cond.var) {
+                    return Err(err(
+                        Some("check"),
+                        i,
+                        "applies_if",
+                        f("applies_if"),
+                        format!("`{}` is not a variable defined before the checks", cond.var),
+                    ));
+                }
+            }
             if c.expect.is_empty() {
                 return Err(err(Some("check"), i, "expect", f("expect"), "expects nothing: a check that cannot fail".into()));
             }

@@ -82,6 +82,8 @@ pub async fn run(step: &Step, vars: &mut Vars, client: &HttpClient, timeout: Dur
     for (name, cap) in &step.capture {
         match capture(cap, &record) {
             Some(v) => vars.set(name.clone(), v),
+            // A capture that finds nothing keeps a value an earlier step found.
+            None if vars.get(name).is_some() => {}
             None => vars.set(
                 format!("missing.{name}"),
                 format!("step `{}` yielded no {}", step.name, describe_capture(cap)),

@@ -237,6 +237,9 @@ fn parse_authorization(state: &AppState, value: &HeaderValue) -> Credential {
         scheme.eq_ignore_ascii_case("bearer")
     };
     if !is_bearer {
+        if state.faults.has(Fault::IgnoreScheme) {
+            return Credential::Bearer(rest.trim().to_owned());
+        }
         return Credential::None;
     }
     let credentials = rest.trim_start_matches(' ');

@@ -90,6 +90,10 @@ faults! {
         "the protected resource metadata has an empty scopes_supported list",
     TokenPassthrough => "token-passthrough":
         "list_projects sends the client's bearer token upstream instead of its own API key",
+    IgnoreScheme => "ignore-scheme":
+        "the auth-scheme is not looked at: Basic, Token or DPoP credentials are validated as bearer tokens",
+    SlashedAudience => "slashed-audience":
+        "the audience must be the resource URL with a trailing slash, so tokens for the canonical URI are refused",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

@@ -312,7 +312,12 @@ impl TokenValidator {
                 Some(Value::Array(values)) => values.iter().filter_map(Value::as_str).collect(),
                 _ => Vec::new(),
             };
-            let resource = self.resource.as_str();
+            let slashed = format!("{}/", self.resource);
+            let resource = if self.faults.has(Fault::SlashedAudience) {
+                slashed.as_str()
+            } else {
+                self.resource.as_str()
+            };
             let ok = if self.faults.has(Fault::PrefixAudience) {
                 audiences
                     .iter()
