@@ -112,7 +112,10 @@ impl Cursor<'_> {
 
 /// Parses one field value into its challenges.
 pub fn parse(value: &str) -> Vec<Challenge> {
-    let mut c = Cursor { s: value.as_bytes(), i: 0 };
+    let mut c = Cursor {
+        s: value.as_bytes(),
+        i: 0,
+    };
     let mut out: Vec<Challenge> = Vec::new();
     loop {
         c.skip_ws_commas();
@@ -125,7 +128,11 @@ pub fn parse(value: &str) -> Vec<Challenge> {
             c.i += 1;
             continue;
         }
-        let mut ch = Challenge { scheme, token68: None, params: Vec::new() };
+        let mut ch = Challenge {
+            scheme,
+            token68: None,
+            params: Vec::new(),
+        };
         c.skip_ws();
         // token68?
         if !c.param_ahead() && c.peek().is_some_and(is_token68_char) {
@@ -150,7 +157,11 @@ pub fn parse(value: &str) -> Vec<Challenge> {
             c.skip_ws();
             c.i += 1; // '='
             c.skip_ws();
-            let val = if c.peek() == Some('"') { c.quoted() } else { c.token() };
+            let val = if c.peek() == Some('"') {
+                c.quoted()
+            } else {
+                c.token()
+            };
             ch.params.push((name, val));
         }
         out.push(ch);
@@ -164,16 +175,23 @@ mod tests {
 
     #[test]
     fn bearer_with_params() {
-        let v = parse(r#"Bearer resource_metadata="https://x/.well-known/oauth-protected-resource/mcp", scope="a b""#);
+        let v = parse(
+            r#"Bearer resource_metadata="https://x/.well-known/oauth-protected-resource/mcp", scope="a b""#,
+        );
         assert_eq!(v.len(), 1);
         assert!(v[0].is("BEARER"));
-        assert_eq!(v[0].param("Resource_Metadata"), Some("https://x/.well-known/oauth-protected-resource/mcp"));
+        assert_eq!(
+            v[0].param("Resource_Metadata"),
+            Some("https://x/.well-known/oauth-protected-resource/mcp")
+        );
         assert_eq!(v[0].param("scope"), Some("a b"));
     }
 
     #[test]
     fn several_challenges_in_one_field() {
-        let v = parse(r#"DPoP algs="ES256", Bearer error="invalid_token", error_description="a \"q\", b", Basic realm=x"#);
+        let v = parse(
+            r#"DPoP algs="ES256", Bearer error="invalid_token", error_description="a \"q\", b", Basic realm=x"#,
+        );
         let schemes: Vec<_> = v.iter().map(|c| c.scheme.as_str()).collect();
         assert_eq!(schemes, vec!["DPoP", "Bearer", "Basic"]);
         assert_eq!(v[1].param("error_description"), Some("a \"q\", b"));
@@ -190,7 +208,16 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for s in ["", ",,,", "=\"", "\"", "Bearer =", "Bearer a=\"unterminated", "Bearer a= ,b=c", "\u{1F600} x"] {
+        for s in [
+            "",
+            ",,,",
+            "=\"",
+            "\"",
+            "Bearer =",
+            "Bearer a=\"unterminated",
+            "Bearer a= ,b=c",
+            "\u{1F600} x",
+        ] {
             let _ = parse(s);
         }
         let v = parse("Bearer a= ,b=c");

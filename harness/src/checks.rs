@@ -1,7 +1,9 @@
 //! Evaluating a check's expectations against what the steps recorded.
 
 use crate::exchange::{Response, StepRecord};
-use crate::scenario::{ChallengeExpect, Check, Expect, HeaderExpect, JsonExpect, StatusPattern, UpstreamExpect};
+use crate::scenario::{
+    ChallengeExpect, Check, Expect, HeaderExpect, JsonExpect, StatusPattern, UpstreamExpect,
+};
 use crate::template::Vars;
 use authconform_mocks::JournalEntry;
 use std::collections::BTreeMap;
@@ -61,23 +63,45 @@ pub fn evaluate(
         });
     }
     if let Some(u) = &check.expect.upstream {
-        upstream(u, vars, journal).map_err(|(expected, got)| Mismatch { step: None, expected, got })?;
+        upstream(u, vars, journal).map_err(|(expected, got)| Mismatch {
+            step: None,
+            expected,
+            got,
+        })?;
     }
     Ok(())
 }
 
-fn step_holds(check: &Check, step: &str, records: &BTreeMap<String, StepRecord>, vars: &Vars) -> Result<(), Mismatch> {
+fn step_holds(
+    check: &Check,
+    step: &str,
+    records: &BTreeMap<String, StepRecord>,
+    vars: &Vars,
+) -> Result<(), Mismatch> {
     {
-        let mm = |expected: String, got: String| Mismatch { step: Some(step.to_string()), expected, got };
+        let mm = |expected: String, got: String| Mismatch {
+            step: Some(step.to_string()),
+            expected,
+            got,
+        };
         let Some(record) = records.get(step) else {
-            return Err(mm("the step to run".into(), "it did not run (scenario stopped early)".into()));
+            return Err(mm(
+                "the step to run".into(),
+                "it did not run (scenario stopped early)".into(),
+            ));
         };
         match record {
-            StepRecord::NotRun { reason } => return Err(mm("the step to run".into(), format!("not run: {reason}"))),
-            StepRecord::Http { response: Err(e), .. } => {
+            StepRecord::NotRun { reason } => {
+                return Err(mm("the step to run".into(), format!("not run: {reason}")));
+            }
+            StepRecord::Http {
+                response: Err(e), ..
+            } => {
                 return Err(mm("an HTTP response".into(), format!("none: {e}")));
             }
-            StepRecord::Http { response: Ok(r), .. } => {
+            StepRecord::Http {
+                response: Ok(r), ..
+            } => {
                 response_expectations(&check.expect, r, vars).map_err(|(e, g)| mm(e, g))?;
             }
             StepRecord::Mcp { result, .. } => {
@@ -88,13 +112,26 @@ fn step_holds(check: &Check, step: &str, records: &BTreeMap<String, StepRecord>,
                                 return Err(mm("the tool call to succeed".into(), e.clone()));
                             }
                         }
-                        (Err(e), true) => return Err(mm("an MCP session to succeed".into(), e.clone())),
-                        (Ok(_), false) => return Err(mm("the MCP session to be refused".into(), "it succeeded".into())),
+                        (Err(e), true) => {
+                            return Err(mm("an MCP session to succeed".into(), e.clone()));
+                        }
+                        (Ok(_), false) => {
+                            return Err(mm(
+                                "the MCP session to be refused".into(),
+                                "it succeeded".into(),
+                            ));
+                        }
                         (Err(_), false) => {}
                     }
                 }
-                if check.expect.status.is_some() || check.expect.challenge.is_some() || !check.expect.json.is_empty() {
-                    return Err(mm("an HTTP response".into(), "an MCP client step has no single response".into()));
+                if check.expect.status.is_some()
+                    || check.expect.challenge.is_some()
+                    || !check.expect.json.is_empty()
+                {
+                    return Err(mm(
+                        "an HTTP response".into(),
+                        "an MCP client step has no single response".into(),
+                    ));
                 }
             }
         }
@@ -105,19 +142,22 @@ fn step_holds(check: &Check, step: &str, records: &BTreeMap<String, StepRecord>,
 type Fail = (String, String);
 
 fn list(p: &[StatusPattern]) -> String {
-    p.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
+    p.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 fn response_expectations(e: &Expect, r: &Response, vars: &Vars) -> Result<(), Fail> {
-    if let Some(want) = &e.status {
-        if !want.iter().any(|p| p.matches(r.status)) {
-            return Err((format!("status {}", list(want)), status_line(r)));
-        }
+    if let Some(want) = &e.status
+        && !want.iter().any(|p| p.matches(r.status))
+    {
+        return Err((format!("status {}", list(want)), status_line(r)));
     }
-    if let Some(not) = &e.status_not {
-        if not.iter().any(|p| p.matches(r.status)) {
-            return Err((format!("status other than {}", list(not)), status_line(r)));
-        }
+    if let Some(not) = &e.status_not
+        && not.iter().any(|p| p.matches(r.status))
+    {
+        return Err((format!("status other than {}", list(not)), status_line(r)));
     }
     if let Some(c) = &e.challenge {
         challenge(c, r, vars)?;
@@ -127,7 +167,10 @@ fn response_expectations(e: &Expect, r: &Response, vars: &Vars) -> Result<(), Fa
     }
     if !e.json.is_empty() {
         let doc = r.json().ok_or_else(|| {
-            ("a JSON body".to_string(), format!("{}: {}", status_line(r), snippet(&r.body)))
+            (
+                "a JSON body".to_string(),
+                format!("{}: {}", status_line(r), snippet(&r.body)),
+            )
         })?;
         for j in &e.json {
             json(j, &doc, vars)?;
@@ -146,27 +189,43 @@ fn snippet(s: &str) -> String {
         return "(empty body)".into();
     }
     let cut: String = s.chars().take(160).collect();
-    if cut.len() < s.len() { format!("{cut}…") } else { cut }
+    if cut.len() < s.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
 }
 
 fn expand(vars: &Vars, t: &str) -> Result<String, Fail> {
-    vars.expand(t).map_err(|e| ("a value to compare with".into(), e.to_string()))
+    vars.expand(t)
+        .map_err(|e| ("a value to compare with".into(), e.to_string()))
 }
 
 fn challenge(c: &ChallengeExpect, r: &Response, vars: &Vars) -> Result<(), Fail> {
     let all = r.challenges();
     let fields: Vec<&str> = r.header_values("www-authenticate").collect();
-    let shown = if fields.is_empty() { "no WWW-Authenticate field".to_string() } else { format!("WWW-Authenticate: {}", fields.join(" | ")) };
+    let shown = if fields.is_empty() {
+        "no WWW-Authenticate field".to_string()
+    } else {
+        format!("WWW-Authenticate: {}", fields.join(" | "))
+    };
     let matching: Vec<_> = all.iter().filter(|ch| ch.is(&c.scheme)).collect();
     if matching.is_empty() {
-        return Err((format!("a `{}` challenge in WWW-Authenticate", c.scheme), format!("{} ({shown})", status_line(r))));
+        return Err((
+            format!("a `{}` challenge in WWW-Authenticate", c.scheme),
+            format!("{} ({shown})", status_line(r)),
+        ));
     }
     for p in &c.lacks {
         if let Some(v) = matching.iter().find_map(|ch| ch.param(p)) {
-            return Err((format!("no `{p}` parameter"), format!("{p}=\"{v}\" ({shown})")));
+            return Err((
+                format!("no `{p}` parameter"),
+                format!("{p}=\"{v}\" ({shown})"),
+            ));
         }
     }
-    let mut wanted: Vec<(String, Option<String>)> = c.has.iter().map(|p| (p.clone(), None)).collect();
+    let mut wanted: Vec<(String, Option<String>)> =
+        c.has.iter().map(|p| (p.clone(), None)).collect();
     for (k, v) in &c.equals {
         wanted.push((k.clone(), Some(expand(vars, v)?)));
     }
@@ -176,29 +235,49 @@ fn challenge(c: &ChallengeExpect, r: &Response, vars: &Vars) -> Result<(), Fail>
             (Some(got), Some(want)) => got == want,
             (Some(got), None) => !got.is_empty(),
             (None, _) => false,
-        }) && c.https_url.iter().all(|p| ch.param(p).is_none_or(is_https_url))
+        }) && c
+            .https_url
+            .iter()
+            .all(|p| ch.param(p).is_none_or(is_https_url))
     });
     if !ok {
         let mut expected: Vec<String> = c.has.iter().map(|p| format!("`{p}`")).collect();
-        expected.extend(wanted.iter().filter_map(|(p, v)| v.as_ref().map(|v| format!("{p}=\"{v}\""))));
-        expected.extend(c.https_url.iter().map(|p| format!("`{p}` (if present) an absolute https URL without fragment")));
-        return Err((format!("a {} challenge with {}", c.scheme, expected.join(", ")), shown));
+        expected.extend(
+            wanted
+                .iter()
+                .filter_map(|(p, v)| v.as_ref().map(|v| format!("{p}=\"{v}\""))),
+        );
+        expected.extend(
+            c.https_url
+                .iter()
+                .map(|p| format!("`{p}` (if present) an absolute https URL without fragment")),
+        );
+        return Err((
+            format!("a {} challenge with {}", c.scheme, expected.join(", ")),
+            shown,
+        ));
     }
     Ok(())
 }
 
 /// An absolute `https` URL without a fragment.
 pub fn is_https_url(s: &str) -> bool {
-    url::Url::parse(s).is_ok_and(|u| u.scheme() == "https" && u.fragment().is_none() && u.host().is_some())
+    url::Url::parse(s)
+        .is_ok_and(|u| u.scheme() == "https" && u.fragment().is_none() && u.host().is_some())
 }
 
 fn header(h: &HeaderExpect, r: &Response, vars: &Vars) -> Result<(), Fail> {
     let got = r.header(&h.name);
-    let shown = got.map(|g| format!("{}: {g}", h.name)).unwrap_or_else(|| format!("no `{}` header", h.name));
-    if let Some(prefix) = &h.starts_with {
-        if !got.is_some_and(|g| g.to_ascii_lowercase().starts_with(&prefix.to_ascii_lowercase())) {
-            return Err((format!("{}: {prefix}…", h.name), shown));
-        }
+    let shown = got
+        .map(|g| format!("{}: {g}", h.name))
+        .unwrap_or_else(|| format!("no `{}` header", h.name));
+    if let Some(prefix) = &h.starts_with
+        && !got.is_some_and(|g| {
+            g.to_ascii_lowercase()
+                .starts_with(&prefix.to_ascii_lowercase())
+        })
+    {
+        return Err((format!("{}: {prefix}…", h.name), shown));
     }
     if let Some(want) = &h.equals {
         let want = expand(vars, want)?;
@@ -213,7 +292,11 @@ fn header(h: &HeaderExpect, r: &Response, vars: &Vars) -> Result<(), Fail> {
 }
 
 fn json(j: &JsonExpect, doc: &serde_json::Value, vars: &Vars) -> Result<(), Fail> {
-    let at = if j.pointer.is_empty() { "the document".to_string() } else { format!("`{}`", j.pointer) };
+    let at = if j.pointer.is_empty() {
+        "the document".to_string()
+    } else {
+        format!("`{}`", j.pointer)
+    };
     let Some(v) = doc.pointer(&j.pointer) else {
         return Err((format!("a value at {at}"), "absent".into()));
     };
@@ -224,7 +307,7 @@ fn json(j: &JsonExpect, doc: &serde_json::Value, vars: &Vars) -> Result<(), Fail
             return Err((format!("{at} = \"{want}\""), compact(v)));
         }
     }
-    if j.non_empty_array == Some(true) && !v.as_array().is_some_and(|a| !a.is_empty()) {
+    if j.non_empty_array == Some(true) && v.as_array().is_none_or(|a| a.is_empty()) {
         return Err((format!("{at} a non-empty array"), compact(v)));
     }
     if j.is_object == Some(true) && !v.is_object() {
@@ -232,7 +315,10 @@ fn json(j: &JsonExpect, doc: &serde_json::Value, vars: &Vars) -> Result<(), Fail
     }
     if let Some(want) = &j.contains {
         let want = expand(vars, want)?;
-        if !v.as_array().is_some_and(|a| a.iter().any(|x| x.as_str() == Some(want.as_str()))) {
+        if !v
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(want.as_str())))
+        {
             return Err((format!("{at} containing \"{want}\""), compact(v)));
         }
     }
@@ -254,7 +340,14 @@ fn json(j: &JsonExpect, doc: &serde_json::Value, vars: &Vars) -> Result<(), Fail
         if !empty.is_empty() {
             return Err((
                 "no members with zero values (RFC 9728 §3.2)".into(),
-                format!("empty: {}", empty.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "empty: {}",
+                    empty
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ));
         }
     }
@@ -264,7 +357,10 @@ fn json(j: &JsonExpect, doc: &serde_json::Value, vars: &Vars) -> Result<(), Fail
 fn upstream(u: &UpstreamExpect, vars: &Vars, journal: &[JournalEntry]) -> Result<(), Fail> {
     if journal.len() < u.min_requests {
         return Err((
-            format!("at least {} request(s) at the mock upstream", u.min_requests),
+            format!(
+                "at least {} request(s) at the mock upstream",
+                u.min_requests
+            ),
             format!("{} request(s)", journal.len()),
         ));
     }

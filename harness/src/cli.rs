@@ -1,6 +1,6 @@
 //! The command line: `run`, `list`, and `reference` (the bundled reference implementation).
 
-use crate::report::{self, Outcome, Style};
+use crate::report::{self, Style};
 use crate::requirements::{Catalog, PROFILES};
 use crate::runner::{self, RunConfig};
 use crate::scenario::{self, Scenario};
@@ -118,7 +118,10 @@ pub fn main() -> ExitCode {
 fn check_profiles(profiles: &[String]) -> Result<(), String> {
     for p in profiles {
         if !PROFILES.contains(&p.as_str()) {
-            return Err(format!("unknown profile `{p}` (known: {})", PROFILES.join(", ")));
+            return Err(format!(
+                "unknown profile `{p}` (known: {})",
+                PROFILES.join(", ")
+            ));
         }
     }
     Ok(())
@@ -127,16 +130,26 @@ fn check_profiles(profiles: &[String]) -> Result<(), String> {
 /// Loads the target and selects scenarios; errors are input errors (exit 2).
 pub fn prepare(args: &RunArgs, catalog: &Catalog) -> Result<(Target, Vec<Scenario>), String> {
     let root = project_root();
-    let target_path = args.target.clone().unwrap_or_else(|| root.join("targets/reference.toml"));
+    let target_path = args
+        .target
+        .clone()
+        .unwrap_or_else(|| root.join("targets/reference.toml"));
     let target = Target::load(&target_path).map_err(|e| e.to_string())?;
-    let dir = args.scenarios.clone().unwrap_or_else(|| root.join("scenarios"));
+    let dir = args
+        .scenarios
+        .clone()
+        .unwrap_or_else(|| root.join("scenarios"));
     let all = scenario::load_all(&dir, catalog).map_err(|e| e.to_string())?;
     check_profiles(&args.profile)?;
     let selected = all
         .into_iter()
         .filter(|s| target.profiles.contains(&s.profile))
         .filter(|s| args.profile.is_empty() || args.profile.contains(&s.profile))
-        .filter(|s| args.filter.as_ref().is_none_or(|f| s.full_id().contains(f.as_str())))
+        .filter(|s| {
+            args.filter
+                .as_ref()
+                .is_none_or(|f| s.full_id().contains(f.as_str()))
+        })
         .collect();
     Ok((target, selected))
 }
@@ -151,11 +164,17 @@ async fn run(args: RunArgs) -> i32 {
         }
     };
     if scenarios.is_empty() {
-        eprintln!("authconform: no scenario selected (target profiles: {})", target.profiles.join(", "));
+        eprintln!(
+            "authconform: no scenario selected (target profiles: {})",
+            target.profiles.join(", ")
+        );
         return 2;
     }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let style = Style { color, verbose: args.verbose };
+    let style = Style {
+        color,
+        verbose: args.verbose,
+    };
     let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("authconform"));
     if !args.quiet {
         println!(
@@ -169,7 +188,11 @@ async fn run(args: RunArgs) -> i32 {
     let cfg = RunConfig {
         target,
         scenarios,
-        jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4)),
+        jobs: args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get() * 2)
+                .unwrap_or(4)
+        }),
         step_timeout: Duration::from_millis(args.step_timeout_ms),
         scenario_timeout: Duration::from_secs(args.scenario_timeout_s),
         run_timeout: Duration::from_secs(args.run_timeout_s),
@@ -184,7 +207,13 @@ async fn run(args: RunArgs) -> i32 {
     };
     let text = report::render(&report, style);
     if args.quiet {
-        print!("{}", text.lines().filter(|l| l.starts_with("target ") || l.starts_with("failed ")).map(|l| format!("{l}\n")).collect::<String>());
+        print!(
+            "{}",
+            text.lines()
+                .filter(|l| l.starts_with("target ") || l.starts_with("failed "))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        );
     } else {
         print!("{text}");
     }
@@ -202,7 +231,10 @@ async fn run(args: RunArgs) -> i32 {
 
 fn list(args: ListArgs) -> i32 {
     let catalog = Catalog::builtin();
-    let dir = args.scenarios.clone().unwrap_or_else(|| project_root().join("scenarios"));
+    let dir = args
+        .scenarios
+        .clone()
+        .unwrap_or_else(|| project_root().join("scenarios"));
     let scenarios = match scenario::load_all(&dir, &catalog) {
         Ok(s) => s,
         Err(e) => {
@@ -234,7 +266,11 @@ fn list(args: ListArgs) -> i32 {
                 .count();
             println!("\n{profile}: {covered}/{} requirements checked", all.len());
         }
-        let by: Vec<String> = scenarios.iter().filter(|s| s.requirements.contains(&r.id)).map(|s| s.full_id()).collect();
+        let by: Vec<String> = scenarios
+            .iter()
+            .filter(|s| s.requirements.contains(&r.id))
+            .map(|s| s.full_id())
+            .collect();
         total.1 += 1;
         let mark = if by.is_empty() {
             "uncovered".to_string()
@@ -242,10 +278,18 @@ fn list(args: ListArgs) -> i32 {
             total.0 += 1;
             by.join(", ")
         };
-        println!("  {:<15} {:<6} {:<62} {}", r.id, r.level.to_string(), truncate(&r.title, 62), mark);
+        println!(
+            "  {:<15} {:<6} {:<62} {}",
+            r.id,
+            r.level.to_string(),
+            truncate(&r.title, 62),
+            mark
+        );
     }
-    println!("\n{} of {} requirements checked by at least one scenario", total.0, total.1);
-    let _ = Outcome::Pass;
+    println!(
+        "\n{} of {} requirements checked by at least one scenario",
+        total.0, total.1
+    );
     0
 }
 

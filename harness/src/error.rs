@@ -27,9 +27,7 @@ impl FileError {
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        let (line, column) = span
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((1, 1));
+        let (line, column) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         FileError {
             file: file.to_path_buf(),
             line,
@@ -51,17 +49,53 @@ impl FileError {
     }
 
     /// Parses `text` as TOML into `T`, turning any syntax or schema error into a located [`FileError`].
-    pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, FileError> {
-        let de = toml::de::Deserializer::parse(text).map_err(|e| {
-            Self::at_span(file, text, e.span(), "", first_line(e.message()))
-        })?;
+    pub fn parse_toml<T: serde::de::DeserializeOwned>(
+        file: &Path,
+        text: &str,
+    ) -> Result<T, FileError> {
+        let de = toml::de::Deserializer::parse(text)
+            .map_err(|e| Self::at_span(file, text, e.span(), "", first_line(e.message())))?;
         serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             let inner = e.inner();
             let field = if field == "." { String::new() } else { field };
-            Self::at_span(file, text, inner.span(), field, first_line(inner.message()))
+            let message = first_line(inner.message());
+            let mut span = inner.span();
+            // For an unknown key, toml points at its table; point at the key itself.
+            if let (Some(s), Some(key)) = (&span, unknown_field(&message)) {
+                if let Some(at) = key_line_after(text, s.start, key) {
+                    span = Some(at..at);
+                }
+            }
+            Self::at_span(file, text, span, field, message)
         })
     }
+}
+
+/// The key named by an "unknown field `x`" message.
+fn unknown_field(message: &str) -> Option<&str> {
+    message.strip_prefix("unknown field `")?.split('`').next()
+}
+
+/// Byte offset of the first line at or after `from` that assigns `key` (`key =` or `{ key =`).
+fn key_line_after(text: &str, from: usize, key: &str) -> Option<usize> {
+    let mut offset = from.min(text.len());
+    // Start at the beginning of the line holding `from`.
+    offset = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    for line in text[offset..].split_inclusive('\n') {
+        let t = line.trim_start();
+        let inline = line
+            .find(&format!(" {key} ="))
+            .or_else(|| line.find(&format!("{{{key} =")));
+        if t.starts_with(&format!("{key} "))
+            || t.starts_with(&format!("{key}="))
+            || inline.is_some()
+        {
+            return Some(offset + (line.len() - t.len()));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 fn first_line(message: &str) -> String {
@@ -73,7 +107,12 @@ pub fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, column)
 }
 
@@ -128,5 +167,35 @@ mod tests {
     fn syntax_error_is_located() {
         let err = FileError::parse_toml::<Doc>(Path::new("t.toml"), "name = \n").unwrap_err();
         assert_eq!(err.line, 1, "{err}");
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_in_array_table_points_at_the_key() {
+        let text = "id = 1\n\n[[check]]\nrequirement = \"A\"\nwhat = \"w\"\ncolour = \"red\"\n";
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct C {
+            requirement: String,
+            what: String,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct D {
+            id: u32,
+            check: Vec<C>,
+        }
+        let err = FileError::parse_toml::<D>(Path::new("t.toml"), text).unwrap_err();
+        assert_eq!(
+            (err.line, err.field.as_str()),
+            (6, "check[0].colour"),
+            "{err:?}"
+        );
     }
 }

@@ -61,7 +61,7 @@ impl Response {
             .lines()
             .filter_map(|l| l.strip_prefix("data:"))
             .filter_map(|d| serde_json::from_str(d.trim()).ok())
-            .last()
+            .next_back()
     }
 }
 
@@ -109,7 +109,9 @@ impl StepRecord {
     /// The HTTP response, if the step got one.
     pub fn response(&self) -> Option<&Response> {
         match self {
-            StepRecord::Http { response: Ok(r), .. } => Some(r),
+            StepRecord::Http {
+                response: Ok(r), ..
+            } => Some(r),
             _ => None,
         }
     }
@@ -132,7 +134,9 @@ impl StepRecord {
                 }
                 s
             }
-            StepRecord::Mcp { url, bearer, .. } => format!("MCP client session to {url} with token `{bearer}`"),
+            StepRecord::Mcp { url, bearer, .. } => {
+                format!("MCP client session to {url} with token `{bearer}`")
+            }
             StepRecord::NotRun { reason } => format!("(not run: {reason})"),
         }
     }

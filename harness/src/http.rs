@@ -37,7 +37,10 @@ impl HttpClient {
         let raw_tls = rustls::ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(HttpClient { client: builder.build()?, raw_tls: Arc::new(raw_tls) })
+        Ok(HttpClient {
+            client: builder.build()?,
+            raw_tls: Arc::new(raw_tls),
+        })
     }
 
     /// The underlying reqwest client (also handed to the rmcp client).
@@ -62,7 +65,8 @@ impl HttpClient {
     }
 
     async fn send_reqwest(&self, req: &SentRequest, deadline: Instant) -> Result<Response, String> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
+        let method =
+            reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
         let mut headers = reqwest::header::HeaderMap::new();
         for (n, v) in &req.headers {
             let name = reqwest::header::HeaderName::from_bytes(n.as_bytes())
@@ -80,7 +84,12 @@ impl HttpClient {
         let headers: Vec<(String, String)> = resp
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let is_sse = headers
             .iter()
@@ -113,7 +122,12 @@ impl HttpClient {
                 }
             }
         }
-        Ok(Response { status, headers, body: String::from_utf8_lossy(&body).into_owned(), body_cut: cut })
+        Ok(Response {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            body_cut: cut,
+        })
     }
 
     async fn send_raw(&self, req: &SentRequest, deadline: Instant) -> Result<Response, String> {
@@ -126,7 +140,11 @@ impl HttpClient {
             target.push_str(q);
         }
         let mut head = format!("{} {} HTTP/1.1\r\n", req.method, target).into_bytes();
-        if !req.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        if !req
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("host"))
+        {
             head.extend_from_slice(format!("Host: {}\r\n", authority(&url)).as_bytes());
         }
         for (n, v) in &req.headers {
@@ -146,8 +164,12 @@ impl HttpClient {
             .map_err(|e| format!("connect {host}:{port}: {e}"))?;
         if url.scheme() == "https" {
             let connector = tokio_rustls::TlsConnector::from(self.raw_tls.clone());
-            let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
-            let tls = connector.connect(name, tcp).await.map_err(|e| format!("TLS: {e}"))?;
+            let name =
+                rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS: {e}"))?;
             exchange_raw(tls, &head, deadline).await
         } else {
             exchange_raw(tcp, &head, deadline).await
@@ -188,7 +210,10 @@ async fn exchange_raw<S: AsyncRead + AsyncWrite + Unpin>(
     bytes: &[u8],
     deadline: Instant,
 ) -> Result<Response, String> {
-    stream.write_all(bytes).await.map_err(|e| format!("write: {e}"))?;
+    stream
+        .write_all(bytes)
+        .await
+        .map_err(|e| format!("write: {e}"))?;
     stream.flush().await.map_err(|e| format!("write: {e}"))?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
@@ -209,10 +234,10 @@ async fn exchange_raw<S: AsyncRead + AsyncWrite + Unpin>(
                     cut = Some(format!("response longer than {MAX_BODY} bytes"));
                     break;
                 }
-                if let Some(resp) = parse_raw_response(&buf) {
-                    if resp.complete {
-                        return Ok(resp.response);
-                    }
+                if let Some(resp) = parse_raw_response(&buf)
+                    && resp.complete
+                {
+                    return Ok(resp.response);
                 }
             }
         }
@@ -249,11 +274,23 @@ fn parse_raw_response(buf: &[u8]) -> Option<RawParse> {
     let headers: Vec<(String, String)> = resp
         .headers
         .iter()
-        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
         .collect();
     let rest = &buf[head_len..];
-    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
-    let (body, complete) = if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    let (body, complete) = if get("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         dechunk(rest)
     } else if let Some(len) = get("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
         (rest[..rest.len().min(len)].to_vec(), rest.len() >= len)
@@ -263,7 +300,12 @@ fn parse_raw_response(buf: &[u8]) -> Option<RawParse> {
     let sse = get("content-type").is_some_and(|v| v.starts_with("text/event-stream"));
     let complete = complete || (sse && sse_has_response(&body));
     Some(RawParse {
-        response: Response { status, headers, body: String::from_utf8_lossy(&body).into_owned(), body_cut: None },
+        response: Response {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            body_cut: None,
+        },
         complete,
     })
 }
@@ -276,7 +318,8 @@ fn dechunk(mut rest: &[u8]) -> (Vec<u8>, bool) {
             return (out, false);
         };
         let size_text = String::from_utf8_lossy(&rest[..line_end]);
-        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16) else {
+        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+        else {
             return (out, false);
         };
         rest = &rest[line_end + 2..];
@@ -301,7 +344,10 @@ mod tests {
         let r = parse_raw_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
         assert!(r.complete);
         assert_eq!(r.response.body, "abcde");
-        let r = parse_raw_response(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\nWWW-Authenticate: Bearer\r\n\r\nab").unwrap();
+        let r = parse_raw_response(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\nWWW-Authenticate: Bearer\r\n\r\nab",
+        )
+        .unwrap();
         assert!(!r.complete);
         assert_eq!(r.response.status, 401);
         assert_eq!(r.response.header("www-authenticate"), Some("Bearer"));
@@ -311,6 +357,8 @@ mod tests {
     #[test]
     fn sse_response_detection() {
         assert!(!sse_has_response(b"data: \nid: 0\n\n"));
-        assert!(sse_has_response(b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"));
+        assert!(sse_has_response(
+            b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"
+        ));
     }
 }

@@ -32,6 +32,15 @@ impl Launched {
         }
     }
 
+    /// Waits up to `limit` for the process to exit; its status text if it did. Used only after a request found
+    /// nobody listening, to tell a crashed target from a slow one.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<String> {
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(Ok(status)) => Some(status.to_string()),
+            _ => None,
+        }
+    }
+
     /// Stops the process and waits for it.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
@@ -78,7 +87,10 @@ pub async fn start(
     default_cwd: &std::path::Path,
     client: &crate::http::HttpClient,
 ) -> Result<Launched, LaunchError> {
-    let t = |s: &str| vars.expand(s).map_err(|e| LaunchError::Template(e.to_string()));
+    let t = |s: &str| {
+        vars.expand(s)
+            .map_err(|e| LaunchError::Template(e.to_string()))
+    };
     let command = t(&launch.command)?;
     let mut cmd = Command::new(&command);
     for a in &launch.args {
@@ -96,7 +108,10 @@ pub async fn start(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| LaunchError::Spawn { command: command.clone(), reason: e.to_string() })?;
+    let mut child = cmd.spawn().map_err(|e| LaunchError::Spawn {
+        command: command.clone(),
+        reason: e.to_string(),
+    })?;
     let output = Arc::new(Mutex::new(Vec::new()));
     let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     if let Some(out) = child.stdout.take() {
@@ -107,7 +122,10 @@ pub async fn start(
     }
     let mut launched = Launched { child, output };
     let deadline = Instant::now() + Duration::from_millis(launch.ready.timeout_ms);
-    let not_ready = |launched: &Launched, reason: String| LaunchError::NotReady { reason, output: launched.output_tail() };
+    let not_ready = |launched: &Launched, reason: String| LaunchError::NotReady {
+        reason,
+        output: launched.output_tail(),
+    };
 
     if let Some(pattern) = &launch.ready.stdout {
         let re = regex::Regex::new(pattern).map_err(|e| LaunchError::Template(e.to_string()))?;
@@ -116,12 +134,20 @@ pub async fn start(
                 Err(_) => {
                     return Err(not_ready(
                         &launched,
-                        format!("no stdout line matched `{pattern}` within {} ms", launch.ready.timeout_ms),
+                        format!(
+                            "no stdout line matched `{pattern}` within {} ms",
+                            launch.ready.timeout_ms
+                        ),
                     ));
                 }
                 Ok(None) => {
-                    let status = launched.exited().unwrap_or_else(|| "closed its stdout".into());
-                    return Err(not_ready(&launched, format!("target exited before it was ready ({status})")));
+                    let status = launched
+                        .exited()
+                        .unwrap_or_else(|| "closed its stdout".into());
+                    return Err(not_ready(
+                        &launched,
+                        format!("target exited before it was ready ({status})"),
+                    ));
                 }
                 Ok(Some(line)) => {
                     if let Some(caps) = re.captures(&line) {
@@ -137,13 +163,25 @@ pub async fn start(
         }
     }
     if let Some(url) = &launch.ready.http {
-        let url = vars.expand(url).map_err(|e| LaunchError::Template(e.to_string()))?;
+        let url = vars
+            .expand(url)
+            .map_err(|e| LaunchError::Template(e.to_string()))?;
         loop {
             if let Some(status) = launched.exited() {
-                return Err(not_ready(&launched, format!("target exited before it was ready ({status})")));
+                return Err(not_ready(
+                    &launched,
+                    format!("target exited before it was ready ({status})"),
+                ));
             }
-            let probe = client.reqwest().get(&url).timeout(Duration::from_millis(500)).send();
-            if tokio::time::timeout_at(deadline, probe).await.is_ok_and(|r| r.is_ok()) {
+            let probe = client
+                .reqwest()
+                .get(&url)
+                .timeout(Duration::from_millis(500))
+                .send();
+            if tokio::time::timeout_at(deadline, probe)
+                .await
+                .is_ok_and(|r| r.is_ok())
+            {
                 break;
             }
             if Instant::now() >= deadline {

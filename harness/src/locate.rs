@@ -1,7 +1,12 @@
 //! Finds where a key sits in a TOML text, so errors found after parsing still name a line.
 
 /// Byte span of `key = …` inside the `index`-th `[[table]]` (or anywhere when `table` is None).
-pub fn key(text: &str, table: Option<&str>, index: usize, key: &str) -> Option<std::ops::Range<usize>> {
+pub fn key(
+    text: &str,
+    table: Option<&str>,
+    index: usize,
+    key: &str,
+) -> Option<std::ops::Range<usize>> {
     let (start, end) = match table {
         Some(t) => table_range(text, t, index)?,
         None => (0, text.len()),

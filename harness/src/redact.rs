@@ -16,7 +16,7 @@ impl Redactor {
         }
         self.pairs.push((secret, placeholder.into()));
         // Longest first, so a token that contains another is replaced whole.
-        self.pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     }
 
     /// `text` with every registered secret replaced.
@@ -48,6 +48,9 @@ mod tests {
         r.add("abcdef", "[TOKEN:short]");
         r.add("abcdefghij", "[TOKEN:long]");
         r.add("ab", "[X]");
-        assert_eq!(r.redact("x abcdefghij y abcdef ab"), "x [TOKEN:long] y [TOKEN:short] ab");
+        assert_eq!(
+            r.redact("x abcdefghij y abcdef ab"),
+            "x [TOKEN:long] y [TOKEN:short] ab"
+        );
     }
 }

@@ -111,13 +111,21 @@ pub struct RunReport {
 impl RunReport {
     /// Process exit code: 0 when no MUST check failed, 1 when one did, 2 when the target never started.
     pub fn exit_code(&self) -> i32 {
-        let ran = self.scenarios.iter().filter(|s| s.outcome != Outcome::Skip).count();
+        let ran = self
+            .scenarios
+            .iter()
+            .filter(|s| s.outcome != Outcome::Skip)
+            .count();
         let never_started = ran > 0
             && self
                 .scenarios
                 .iter()
                 .filter(|s| s.outcome != Outcome::Skip)
-                .all(|s| s.setup_error.as_deref().is_some_and(|e| e.starts_with(crate::runner::NOT_STARTED)));
+                .all(|s| {
+                    s.setup_error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with(crate::runner::NOT_STARTED))
+                });
         if never_started {
             2
         } else if self.scenarios.iter().any(|s| s.outcome == Outcome::Fail) {
@@ -176,9 +184,23 @@ pub fn render(report: &RunReport, style: Style) -> String {
     for s in &report.scenarios {
         if s.profile != profile {
             profile = &s.profile;
-            let in_profile: Vec<_> = report.scenarios.iter().filter(|x| x.profile == profile).collect();
-            let worst = in_profile.iter().map(|x| x.outcome).filter(|o| *o != Outcome::Skip).max().unwrap_or(Outcome::Skip);
-            let _ = writeln!(out, "\n{} profile {profile} ({} scenarios)", style.paint(worst), in_profile.len());
+            let in_profile: Vec<_> = report
+                .scenarios
+                .iter()
+                .filter(|x| x.profile == profile)
+                .collect();
+            let worst = in_profile
+                .iter()
+                .map(|x| x.outcome)
+                .filter(|o| *o != Outcome::Skip)
+                .max()
+                .unwrap_or(Outcome::Skip);
+            let _ = writeln!(
+                out,
+                "\n{} profile {profile} ({} scenarios)",
+                style.paint(worst),
+                in_profile.len()
+            );
         }
         let _ = writeln!(
             out,
@@ -194,11 +216,19 @@ pub fn render(report: &RunReport, style: Style) -> String {
             }
         }
         for c in &s.checks {
-            let show = style.verbose || matches!(c.outcome, Outcome::Fail | Outcome::Warn | Outcome::Info);
+            let show =
+                style.verbose || matches!(c.outcome, Outcome::Fail | Outcome::Warn | Outcome::Info);
             if !show {
                 continue;
             }
-            let _ = writeln!(out, "        {} {} {}  {}", style.paint(c.outcome), c.requirement, c.level, c.what);
+            let _ = writeln!(
+                out,
+                "        {} {} {}  {}",
+                style.paint(c.outcome),
+                c.requirement,
+                c.level,
+                c.what
+            );
             if let Some(r) = &c.skip_reason {
                 let _ = writeln!(out, "             skipped: {r}");
             }

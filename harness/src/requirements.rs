@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// How much a failed check weighs (RFC 2119 keyword of the requirement or check).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 pub enum Level {
     /// A failure fails conformance.
     #[serde(rename = "MUST")]
@@ -104,7 +106,10 @@ impl Catalog {
         let mut all: Vec<&Requirement> = self.by_id.values().collect();
         all.sort_by_key(|r| {
             (
-                PROFILES.iter().position(|p| *p == r.profile).unwrap_or(usize::MAX),
+                PROFILES
+                    .iter()
+                    .position(|p| *p == r.profile)
+                    .unwrap_or(usize::MAX),
                 r.id.clone(),
             )
         });
@@ -134,7 +139,10 @@ mod tests {
             assert!(PROFILES.contains(&r.profile.as_str()), "{}", r.id);
             assert!(!r.statement.is_empty(), "{}", r.id);
         }
-        assert_eq!(c.iter().filter(|r| r.profile == "oauth-resource").count(), 27);
+        assert_eq!(
+            c.iter().filter(|r| r.profile == "oauth-resource").count(),
+            27
+        );
         assert_eq!(c.get("OAUTH-401-003").unwrap().level, Level::Should);
     }
 }

@@ -66,7 +66,14 @@ pub async fn run(
     let target_name = cfg.target.name.clone();
     let run_deadline = started + cfg.run_timeout;
     let jobs = cfg.jobs.max(1);
-    let shared = Arc::new(Shared { cfg, catalog, ca, files, client, _dir: dir });
+    let shared = Arc::new(Shared {
+        cfg,
+        catalog,
+        ca,
+        files,
+        client,
+        _dir: dir,
+    });
     let on_done = Arc::new(on_done);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
     let mut handles = Vec::new();
@@ -83,11 +90,25 @@ pub async fn run(
             let abort = inner.abort_handle();
             let result = match tokio::time::timeout_at(deadline, inner).await {
                 Ok(Ok(r)) => r,
-                Ok(Err(join)) => failed_setup(&shared, scenario, format!("internal error in the harness: {join}"), t0),
+                Ok(Err(join)) => failed_setup(
+                    &shared,
+                    scenario,
+                    format!("internal error in the harness: {join}"),
+                    t0,
+                ),
                 Err(_) => {
                     abort.abort();
-                    let which = if deadline == run_deadline { "the whole-run deadline" } else { "its deadline" };
-                    failed_setup(&shared, scenario, format!("scenario did not finish before {which}"), t0)
+                    let which = if deadline == run_deadline {
+                        "the whole-run deadline"
+                    } else {
+                        "its deadline"
+                    };
+                    failed_setup(
+                        &shared,
+                        scenario,
+                        format!("scenario did not finish before {which}"),
+                        t0,
+                    )
                 }
             };
             on_done(&result);
@@ -102,7 +123,11 @@ pub async fn run(
         }
     }
     scenarios.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(RunReport { target: target_name, scenarios, duration_ms: started.elapsed().as_millis() })
+    Ok(RunReport {
+        target: target_name,
+        scenarios,
+        duration_ms: started.elapsed().as_millis(),
+    })
 }
 
 fn failed_setup(shared: &Shared, s: &Scenario, error: String, t0: Instant) -> ScenarioResult {
@@ -114,7 +139,11 @@ fn failed_setup(shared: &Shared, s: &Scenario, error: String, t0: Instant) -> Sc
             level: s.level_of(c, &shared.catalog),
             what: c.what.clone(),
             outcome: Outcome::Fail,
-            mismatch: Some(checks::Mismatch { step: None, expected: "the scenario to run".into(), got: first_line(&error) }),
+            mismatch: Some(checks::Mismatch {
+                step: None,
+                expected: "the scenario to run".into(),
+                got: first_line(&error),
+            }),
             request: None,
             skip_reason: None,
         })
@@ -175,8 +204,16 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     let mut vars = target.vars();
     let missing: Vec<&String> = s.needs.iter().filter(|n| vars.get(n).is_none()).collect();
     if !missing.is_empty() {
-        let names = missing.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-        return skipped(&shared, s, format!("the target file does not declare {names}"));
+        let names = missing
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return skipped(
+            &shared,
+            s,
+            format!("the target file does not declare {names}"),
+        );
     }
     let mocks = match start_mocks(&shared).await {
         Ok(m) => m,
@@ -192,11 +229,10 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     vars.set("authconform", shared.cfg.self_exe.display().to_string());
     vars.set("target_dir", target.dir().display().to_string());
     let mut redactor = Redactor::default();
-    for (name, c) in &target.credentials {
+    for name in target.credentials.keys() {
         if let Some(v) = vars.get(&format!("cred.{name}")) {
             redactor.add(v, format!("[KEY:{name}]"));
         }
-        let _ = c;
     }
     let mut process = None;
     if let Some(l) = &target.launch {
@@ -221,14 +257,28 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     let mut records = BTreeMap::new();
     let mut order = Vec::new();
     for step in &s.steps {
-        let record = crate::steps::run(step, &mut vars, &shared.client, shared.cfg.step_timeout).await;
+        let record =
+            crate::steps::run(step, &mut vars, &shared.client, shared.cfg.step_timeout).await;
         order.push(step.name.clone());
         records.insert(step.name.clone(), record);
     }
     let journal = mocks.upstream.journal().await;
     let mut exited = None;
     if let Some(p) = process.as_mut() {
-        exited = p.exited();
+        let unanswered = records.values().any(|r| {
+            matches!(
+                r,
+                StepRecord::Http {
+                    response: Err(_),
+                    ..
+                }
+            )
+        });
+        exited = if unanswered {
+            p.wait_exit(Duration::from_secs(2)).await
+        } else {
+            p.exited()
+        };
     }
     let mut results = Vec::new();
     for c in &s.checks {
@@ -252,10 +302,18 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
                 if let Some(status) = &exited {
                     m.got = format!("{} (the target process had exited: {status})", m.got);
                 }
-                let request = m.step.as_ref().and_then(|st| records.get(st)).map(StepRecord::request_line);
+                let request = m
+                    .step
+                    .as_ref()
+                    .and_then(|st| records.get(st))
+                    .map(StepRecord::request_line);
                 m.expected = redactor.redact(&m.expected);
                 m.got = redactor.redact(&m.got);
-                (Outcome::failed_at(level), Some(m), request.map(|r| redactor.redact(&r)))
+                (
+                    Outcome::failed_at(level),
+                    Some(m),
+                    request.map(|r| redactor.redact(&r)),
+                )
             }
         };
         results.push(CheckResult {
@@ -286,13 +344,23 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
 
 async fn start_mocks(shared: &Shared) -> anyhow::Result<Mocks> {
     let tls = Some(shared.ca.server_config()?);
-    let trusted = MockAuthServer::start(authconform_mocks::AuthServerConfig { tls: tls.clone() }).await?;
+    let trusted =
+        MockAuthServer::start(authconform_mocks::AuthServerConfig { tls: tls.clone() }).await?;
     let untrusted = MockAuthServer::start(authconform_mocks::AuthServerConfig { tls }).await?;
     let upstream = MockUpstream::start().await;
-    Ok(Mocks { trusted, untrusted, upstream })
+    Ok(Mocks {
+        trusted,
+        untrusted,
+        upstream,
+    })
 }
 
-fn mint_tokens(s: &Scenario, mocks: &Mocks, vars: &mut Vars, redactor: &mut Redactor) -> anyhow::Result<()> {
+fn mint_tokens(
+    s: &Scenario,
+    mocks: &Mocks,
+    vars: &mut Vars,
+    redactor: &mut Redactor,
+) -> anyhow::Result<()> {
     // Minted tokens first, then tokens derived from them.
     let (derived, minted): (Vec<_>, Vec<_>) = s.tokens.iter().partition(|(_, t)| t.from.is_some());
     for (name, t) in minted {
@@ -300,7 +368,10 @@ fn mint_tokens(s: &Scenario, mocks: &Mocks, vars: &mut Vars, redactor: &mut Reda
             random_b64token(43)
         } else {
             let audience = match &t.audience {
-                Some(a) => a.iter().map(|x| vars.expand(x)).collect::<Result<Vec<_>, _>>()?,
+                Some(a) => a
+                    .iter()
+                    .map(|x| vars.expand(x))
+                    .collect::<Result<Vec<_>, _>>()?,
                 None => vec![vars.expand("{mcp_url}")?],
             };
             let scope = vars.expand(t.scope.as_deref().unwrap_or("{oauth.scope}"))?;
@@ -347,11 +418,17 @@ fn random_b64token(n: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
     let mut rng = rand::rng();
-    (0..n).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..n)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// The redacted transcript of a scenario: every step's record, in order.
-fn transcript(order: &[String], records: &BTreeMap<String, StepRecord>, redactor: &Redactor) -> serde_json::Value {
+fn transcript(
+    order: &[String],
+    records: &BTreeMap<String, StepRecord>,
+    redactor: &Redactor,
+) -> serde_json::Value {
     let steps: Vec<serde_json::Value> = order
         .iter()
         .filter_map(|name| {

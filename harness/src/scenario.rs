@@ -236,20 +236,26 @@ impl Condition {
                 .unwrap_or_default();
             return Err(format!("`{}` has no value{why}", self.var));
         };
-        if let Some(e) = &self.equals {
-            if v != e {
-                return Err(format!("applies when `{}` is `{e}`; it is `{v}`", self.var));
-            }
+        if let Some(e) = &self.equals
+            && v != e
+        {
+            return Err(format!("applies when `{}` is `{e}`; it is `{v}`", self.var));
         }
-        if let Some(c) = &self.contains {
-            if !v.contains(c.as_str()) {
-                return Err(format!("applies when `{}` contains `{c}`; it is `{v}`", self.var));
-            }
+        if let Some(c) = &self.contains
+            && !v.contains(c.as_str())
+        {
+            return Err(format!(
+                "applies when `{}` contains `{c}`; it is `{v}`",
+                self.var
+            ));
         }
-        if let Some(x) = &self.excludes {
-            if v.contains(x.as_str()) {
-                return Err(format!("applies when `{}` does not contain `{x}`; it is `{v}`", self.var));
-            }
+        if let Some(x) = &self.excludes
+            && v.contains(x.as_str())
+        {
+            return Err(format!(
+                "applies when `{}` does not contain `{x}`; it is `{v}`",
+                self.var
+            ));
         }
         Ok(())
     }
@@ -304,9 +310,11 @@ impl StatusPattern {
     pub fn matches(&self, status: u16) -> bool {
         match self {
             StatusPattern::Code(c) => *c == status,
-            StatusPattern::Class(c) => c.len() == 3
-                && c.ends_with("xx")
-                && c.as_bytes()[0].wrapping_sub(b'0') as u16 == status / 100,
+            StatusPattern::Class(c) => {
+                c.len() == 3
+                    && c.ends_with("xx")
+                    && c.as_bytes()[0].wrapping_sub(b'0') as u16 == status / 100
+            }
         }
     }
 
@@ -426,10 +434,22 @@ impl Scenario {
 
     fn validate(&self, text: &str, catalog: &Catalog) -> Result<(), FileError> {
         let err = |table: Option<&str>, index: usize, key: &str, field: String, msg: String| {
-            FileError::at_span(&self.path, text, locate::key(text, table, index, key), field, msg)
+            FileError::at_span(
+                &self.path,
+                text,
+                locate::key(text, table, index, key),
+                field,
+                msg,
+            )
         };
         if self.requirements.is_empty() {
-            return Err(err(None, 0, "requirements", "requirements".into(), "names no requirement".into()));
+            return Err(err(
+                None,
+                0,
+                "requirements",
+                "requirements".into(),
+                "names no requirement".into(),
+            ));
         }
         for (i, id) in self.requirements.iter().enumerate() {
             match catalog.get(id) {
@@ -462,49 +482,86 @@ impl Scenario {
             let field = format!("tokens.{name}");
             if let Some(from) = &t.from {
                 if !self.tokens.contains_key(from) || from == name {
-                    return Err(err(None, 0, "from", field, format!("`from` names unknown token `{from}`")));
+                    return Err(err(
+                        None,
+                        0,
+                        "from",
+                        field,
+                        format!("`from` names unknown token `{from}`"),
+                    ));
                 }
                 if t.tamper.is_none() {
                     return Err(err(None, 0, "from", field, "`from` needs `tamper`".into()));
                 }
             } else if t.tamper.is_some() {
-                return Err(err(None, 0, "tamper", field, "`tamper` needs `from`".into()));
+                return Err(err(
+                    None,
+                    0,
+                    "tamper",
+                    field,
+                    "`tamper` needs `from`".into(),
+                ));
             }
         }
         let mut known: BTreeSet<String> = RUN_VARS.iter().map(|s| s.to_string()).collect();
         known.extend(
-            ["oauth.scope", "oauth.low_scope", "oauth.call_tool", "oauth.call_args", "oauth.upstream_tool"]
-                .iter()
-                .map(|s| s.to_string()),
+            [
+                "oauth.scope",
+                "oauth.low_scope",
+                "oauth.call_tool",
+                "oauth.call_args",
+                "oauth.upstream_tool",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
         );
         known.extend(self.tokens.keys().map(|t| format!("token.{t}")));
-        let check_template =
-            |tpl: &str, known: &BTreeSet<String>, table: Option<&str>, index: usize, key: &str, field: String| {
-                for part in tpl.split('{').skip(1) {
-                    if let Some(expr) = part.split('}').next() {
-                        for filter in expr.split('|').skip(1) {
-                            if !FILTERS.contains(&filter.trim()) {
-                                return Err(err(table, index, key, field, format!("unknown filter `{}`", filter.trim())));
-                            }
+        let check_template = |tpl: &str,
+                              known: &BTreeSet<String>,
+                              table: Option<&str>,
+                              index: usize,
+                              key: &str,
+                              field: String| {
+            for part in tpl.split('{').skip(1) {
+                if let Some(expr) = part.split('}').next() {
+                    for filter in expr.split('|').skip(1) {
+                        if !FILTERS.contains(&filter.trim()) {
+                            return Err(err(
+                                table,
+                                index,
+                                key,
+                                field,
+                                format!("unknown filter `{}`", filter.trim()),
+                            ));
                         }
                     }
                 }
-                for name in Vars::references(tpl) {
-                    if !known.contains(&name) && !name.starts_with("cred.") {
-                        return Err(err(
-                            table,
-                            index,
-                            key,
-                            field,
-                            format!("`{{{name}}}` is not defined here (tokens, earlier captures and target values are)"),
-                        ));
-                    }
+            }
+            for name in Vars::references(tpl) {
+                if !known.contains(&name) && !name.starts_with("cred.") {
+                    return Err(err(
+                        table,
+                        index,
+                        key,
+                        field,
+                        format!(
+                            "`{{{name}}}` is not defined here (tokens, earlier captures and target values are)"
+                        ),
+                    ));
                 }
-                Ok(())
-            };
+            }
+            Ok(())
+        };
         for (name, t) in &self.tokens {
             for a in t.audience.iter().flatten() {
-                check_template(a, &known, None, 0, "audience", format!("tokens.{name}.audience"))?;
+                check_template(
+                    a,
+                    &known,
+                    None,
+                    0,
+                    "audience",
+                    format!("tokens.{name}.audience"),
+                )?;
             }
             if let Some(s) = &t.scope {
                 check_template(s, &known, None, 0, "scope", format!("tokens.{name}.scope"))?;
@@ -515,11 +572,21 @@ impl Scenario {
         for (i, step) in self.steps.iter().enumerate() {
             let f = |k: &str| format!("step[{i}].{k}");
             if !step_names.insert(step.name.clone()) {
-                return Err(err(Some("step"), i, "name", f("name"), format!("duplicate step name `{}`", step.name)));
+                return Err(err(
+                    Some("step"),
+                    i,
+                    "name",
+                    f("name"),
+                    format!("duplicate step name `{}`", step.name),
+                ));
             }
             match (&step.http, &step.mcp_client) {
                 (Some(h), None) => {
-                    for (k, v) in [("url", Some(&h.url)), ("body", h.body.as_ref()), ("tool", h.tool.as_ref())] {
+                    for (k, v) in [
+                        ("url", Some(&h.url)),
+                        ("body", h.body.as_ref()),
+                        ("tool", h.tool.as_ref()),
+                    ] {
                         if let Some(v) = v {
                             check_template(v, &known, Some("step"), i, k, f(&format!("http.{k}")))?;
                         }
@@ -537,21 +604,45 @@ impl Scenario {
                             ));
                         }
                     }
-                    if let Some(b) = &h.bearer {
-                        if !self.tokens.contains_key(b) {
-                            return Err(err(Some("step"), i, "bearer", f("http.bearer"), format!("unknown token `{b}`")));
-                        }
+                    if let Some(b) = &h.bearer
+                        && !self.tokens.contains_key(b)
+                    {
+                        return Err(err(
+                            Some("step"),
+                            i,
+                            "bearer",
+                            f("http.bearer"),
+                            format!("unknown token `{b}`"),
+                        ));
                     }
                     if h.mcp.is_some() && h.body.is_some() {
-                        return Err(err(Some("step"), i, "mcp", f("http"), "give `mcp` or `body`, not both".into()));
+                        return Err(err(
+                            Some("step"),
+                            i,
+                            "mcp",
+                            f("http"),
+                            "give `mcp` or `body`, not both".into(),
+                        ));
                     }
                     if h.method.is_empty() || !h.method.bytes().all(|b| b.is_ascii_uppercase()) {
-                        return Err(err(Some("step"), i, "method", f("http.method"), "method must be upper-case letters".into()));
+                        return Err(err(
+                            Some("step"),
+                            i,
+                            "method",
+                            f("http.method"),
+                            "method must be upper-case letters".into(),
+                        ));
                     }
                 }
                 (None, Some(m)) => {
                     if !self.tokens.contains_key(&m.bearer) {
-                        return Err(err(Some("step"), i, "bearer", f("mcp_client.bearer"), format!("unknown token `{}`", m.bearer)));
+                        return Err(err(
+                            Some("step"),
+                            i,
+                            "bearer",
+                            f("mcp_client.bearer"),
+                            format!("unknown token `{}`", m.bearer),
+                        ));
                     }
                 }
                 _ => {
@@ -583,7 +674,13 @@ impl Scenario {
         }
         // Checks.
         if self.checks.is_empty() {
-            return Err(err(None, 0, "id", "check".into(), "a scenario without checks asserts nothing".into()));
+            return Err(err(
+                None,
+                0,
+                "id",
+                "check".into(),
+                "a scenario without checks asserts nothing".into(),
+            ));
         }
         let mut covered = BTreeSet::new();
         for (i, c) in self.checks.iter().enumerate() {
@@ -592,7 +689,10 @@ impl Scenario {
                 let msg = if catalog.get(&c.requirement).is_none() {
                     format!("unknown requirement ID `{}`", c.requirement)
                 } else {
-                    format!("`{}` is not in this scenario's `requirements`", c.requirement)
+                    format!(
+                        "`{}` is not in this scenario's `requirements`",
+                        c.requirement
+                    )
                 };
                 return Err(err(Some("check"), i, "requirement", f("requirement"), msg));
             }
@@ -609,7 +709,13 @@ impl Scenario {
                 }
             }
             if c.expect.is_empty() {
-                return Err(err(Some("check"), i, "expect", f("expect"), "expects nothing: a check that cannot fail".into()));
+                return Err(err(
+                    Some("check"),
+                    i,
+                    "expect",
+                    f("expect"),
+                    "expects nothing: a check that cannot fail".into(),
+                ));
             }
             let response_expectations = c.expect.status.is_some()
                 || c.expect.status_not.is_some()
@@ -618,23 +724,58 @@ impl Scenario {
                 || !c.expect.json.is_empty()
                 || c.expect.mcp_ok.is_some();
             if response_expectations && c.steps.is_empty() {
-                return Err(err(Some("check"), i, "steps", f("steps"), "response expectations need `steps`".into()));
+                return Err(err(
+                    Some("check"),
+                    i,
+                    "steps",
+                    f("steps"),
+                    "response expectations need `steps`".into(),
+                ));
             }
             for s in &c.steps {
                 if !step_names.contains(s) {
-                    return Err(err(Some("check"), i, "steps", f("steps"), format!("unknown step `{s}`")));
+                    return Err(err(
+                        Some("check"),
+                        i,
+                        "steps",
+                        f("steps"),
+                        format!("unknown step `{s}`"),
+                    ));
                 }
             }
-            for p in c.expect.status.iter().chain(c.expect.status_not.iter()).flatten() {
+            for p in c
+                .expect
+                .status
+                .iter()
+                .chain(c.expect.status_not.iter())
+                .flatten()
+            {
                 if !p.valid() {
-                    return Err(err(Some("check"), i, "status", f("expect.status"), format!("`{p}` is not a status or class like \"4xx\"")));
+                    return Err(err(
+                        Some("check"),
+                        i,
+                        "status",
+                        f("expect.status"),
+                        format!("`{p}` is not a status or class like \"4xx\""),
+                    ));
                 }
             }
             if let Some(ch) = &c.expect.challenge {
                 for v in ch.equals.values() {
-                    check_template(v, &known, Some("check"), i, "equals", f("expect.challenge.equals"))?;
+                    check_template(
+                        v,
+                        &known,
+                        Some("check"),
+                        i,
+                        "equals",
+                        f("expect.challenge.equals"),
+                    )?;
                 }
-                if ch.has.is_empty() && ch.lacks.is_empty() && ch.equals.is_empty() && ch.https_url.is_empty() {
+                if ch.has.is_empty()
+                    && ch.lacks.is_empty()
+                    && ch.equals.is_empty()
+                    && ch.https_url.is_empty()
+                {
                     // Scheme presence alone is a valid expectation.
                 }
             }
@@ -645,7 +786,14 @@ impl Scenario {
             }
             if let Some(u) = &c.expect.upstream {
                 for v in &u.never_contains {
-                    check_template(v, &known, Some("check"), i, "upstream", f("expect.upstream"))?;
+                    check_template(
+                        v,
+                        &known,
+                        Some("check"),
+                        i,
+                        "upstream",
+                        f("expect.upstream"),
+                    )?;
                 }
                 if u.min_requests == 0 && !u.never_contains.is_empty() {
                     return Err(err(
@@ -660,7 +808,13 @@ impl Scenario {
         }
         for r in &self.requirements {
             if !covered.contains(r) {
-                return Err(err(None, 0, "requirements", "requirements".into(), format!("`{r}` is listed but no check tests it")));
+                return Err(err(
+                    None,
+                    0,
+                    "requirements",
+                    "requirements".into(),
+                    format!("`{r}` is listed but no check tests it"),
+                ));
             }
         }
         Ok(())
@@ -679,12 +833,23 @@ pub fn load_all(dir: &Path, catalog: &Catalog) -> Result<Vec<Scenario>, FileErro
     let mut out = Vec::new();
     let entries = std::fs::read_dir(dir)
         .map_err(|e| FileError::whole_file(dir, format!("cannot read scenarios folder: {e}")))?;
-    let mut profiles: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut profiles: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     profiles.sort();
     for pdir in profiles {
-        let profile = pdir.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let profile = pdir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
         if !crate::requirements::PROFILES.contains(&profile.as_str()) {
-            return Err(FileError::whole_file(&pdir, format!("`{profile}` is not a profile")));
+            return Err(FileError::whole_file(
+                &pdir,
+                format!("`{profile}` is not a profile"),
+            ));
         }
         let mut files: Vec<PathBuf> = std::fs::read_dir(&pdir)
             .map_err(|e| FileError::whole_file(&pdir, format!("cannot read: {e}")))?
@@ -700,7 +865,10 @@ pub fn load_all(dir: &Path, catalog: &Catalog) -> Result<Vec<Scenario>, FileErro
     let mut seen = BTreeSet::new();
     for s in &out {
         if !seen.insert(s.full_id()) {
-            return Err(FileError::whole_file(&s.path, format!("duplicate scenario ID `{}`", s.full_id())));
+            return Err(FileError::whole_file(
+                &s.path,
+                format!("duplicate scenario ID `{}`", s.full_id()),
+            ));
         }
     }
     Ok(out)

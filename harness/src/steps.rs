@@ -14,15 +14,20 @@ pub fn mcp_body(msg: McpMessage, vars: &Vars, tool: Option<&str>) -> Result<Stri
             "jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "authconf", "version": "0"}}
         }),
-        McpMessage::Initialized => serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        McpMessage::ToolsList => serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        McpMessage::Initialized => {
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        }
+        McpMessage::ToolsList => {
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        }
         McpMessage::ToolsCall => {
             let name = match tool {
                 Some(t) => vars.expand(t)?,
                 None => vars.expand("{oauth.call_tool}")?,
             };
             let args: serde_json::Value =
-                serde_json::from_str(vars.get("oauth.call_args").unwrap_or("{}")).unwrap_or_else(|_| serde_json::json!({}));
+                serde_json::from_str(vars.get("oauth.call_args").unwrap_or("{}"))
+                    .unwrap_or_else(|_| serde_json::json!({}));
             serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": name, "arguments": args}})
         }
     };
@@ -36,7 +41,11 @@ pub fn build_request(h: &HttpStep, vars: &Vars) -> Result<SentRequest, TemplateE
     for (n, v) in &h.headers {
         explicit.push((n.clone(), vars.expand(v)?));
     }
-    let has = |name: &str| explicit.iter().any(|(n, _): &(String, String)| n.eq_ignore_ascii_case(name));
+    let has = |name: &str| {
+        explicit
+            .iter()
+            .any(|(n, _): &(String, String)| n.eq_ignore_ascii_case(name))
+    };
     let mut headers = Vec::new();
     let mut body = match &h.body {
         Some(b) => Some(vars.expand(b)?),
@@ -55,20 +64,36 @@ pub fn build_request(h: &HttpStep, vars: &Vars) -> Result<SentRequest, TemplateE
             }
         }
     }
-    if let Some(token) = &h.bearer {
-        if !has("authorization") {
-            headers.push(("Authorization".into(), format!("Bearer {}", vars.expand(&format!("{{token.{token}}}"))?)));
-        }
+    if let Some(token) = &h.bearer
+        && !has("authorization")
+    {
+        headers.push((
+            "Authorization".into(),
+            format!("Bearer {}", vars.expand(&format!("{{token.{token}}}"))?),
+        ));
     }
     headers.extend(explicit);
-    Ok(SentRequest { method: h.method.clone(), url, headers, body, raw: h.raw })
+    Ok(SentRequest {
+        method: h.method.clone(),
+        url,
+        headers,
+        body,
+        raw: h.raw,
+    })
 }
 
 /// Runs one step; never fails: a step that cannot run is recorded as such.
-pub async fn run(step: &Step, vars: &mut Vars, client: &HttpClient, timeout: Duration) -> StepRecord {
+pub async fn run(
+    step: &Step,
+    vars: &mut Vars,
+    client: &HttpClient,
+    timeout: Duration,
+) -> StepRecord {
     let record = if let Some(h) = &step.http {
         match build_request(h, vars) {
-            Err(e) => StepRecord::NotRun { reason: why_missing(vars, &e) },
+            Err(e) => StepRecord::NotRun {
+                reason: why_missing(vars, &e),
+            },
             Ok(request) => {
                 let response = client.send(&request, timeout).await;
                 StepRecord::Http { request, response }
@@ -77,7 +102,9 @@ pub async fn run(step: &Step, vars: &mut Vars, client: &HttpClient, timeout: Dur
     } else if let Some(m) = &step.mcp_client {
         run_mcp(m, vars, client, timeout).await
     } else {
-        StepRecord::NotRun { reason: "step has no action".into() }
+        StepRecord::NotRun {
+            reason: "step has no action".into(),
+        }
     };
     for (name, cap) in &step.capture {
         match capture(cap, &record) {
@@ -94,10 +121,10 @@ pub async fn run(step: &Step, vars: &mut Vars, client: &HttpClient, timeout: Dur
 }
 
 fn why_missing(vars: &Vars, e: &TemplateError) -> String {
-    if let TemplateError::Missing(name) = e {
-        if let Some(why) = vars.get(&format!("missing.{name}")) {
-            return format!("`{{{name}}}` has no value: {why}");
-        }
+    if let TemplateError::Missing(name) = e
+        && let Some(why) = vars.get(&format!("missing.{name}"))
+    {
+        return format!("`{{{name}}}` has no value: {why}");
     }
     e.to_string()
 }
@@ -137,7 +164,12 @@ fn capture(c: &Capture, record: &StepRecord) -> Option<String> {
     None
 }
 
-async fn run_mcp(m: &McpClientStep, vars: &Vars, client: &HttpClient, timeout: Duration) -> StepRecord {
+async fn run_mcp(
+    m: &McpClientStep,
+    vars: &Vars,
+    client: &HttpClient,
+    timeout: Duration,
+) -> StepRecord {
     use rmcp::ServiceExt;
     use rmcp::transport::StreamableHttpClientTransport;
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -145,12 +177,23 @@ async fn run_mcp(m: &McpClientStep, vars: &Vars, client: &HttpClient, timeout: D
     let url = vars.get("mcp_url").unwrap_or_default().to_string();
     let token = match vars.expand(&format!("{{token.{}}}", m.bearer)) {
         Ok(t) => t,
-        Err(e) => return StepRecord::NotRun { reason: e.to_string() },
+        Err(e) => {
+            return StepRecord::NotRun {
+                reason: e.to_string(),
+            };
+        }
     };
     let call = if m.call_tool {
         match vars.expand("{oauth.call_tool}") {
-            Ok(name) => Some((name, vars.get("oauth.call_args").unwrap_or("{}").to_string())),
-            Err(e) => return StepRecord::NotRun { reason: e.to_string() },
+            Ok(name) => Some((
+                name,
+                vars.get("oauth.call_args").unwrap_or("{}").to_string(),
+            )),
+            Err(e) => {
+                return StepRecord::NotRun {
+                    reason: e.to_string(),
+                };
+            }
         }
     } else {
         None
@@ -186,20 +229,34 @@ async fn run_mcp(m: &McpClientStep, vars: &Vars, client: &HttpClient, timeout: D
                     serde_json::from_str(&args).unwrap_or_default();
                 let params = rmcp::model::CallToolRequestParams::new(name).with_arguments(args);
                 Some(match service.call_tool(params).await {
-                    Ok(r) if r.is_error == Some(true) => Err(format!("tool error: {}", content_text(&r))),
+                    Ok(r) if r.is_error == Some(true) => {
+                        Err(format!("tool error: {}", content_text(&r)))
+                    }
                     Ok(r) => Ok(content_text(&r)),
                     Err(e) => Err(e.to_string()),
                 })
             }
         };
         let _ = service.cancel().await;
-        Ok::<_, String>(McpSession { server, protocol_version, tools, call })
+        Ok::<_, String>(McpSession {
+            server,
+            protocol_version,
+            tools,
+            call,
+        })
     };
     let result = match tokio::time::timeout(timeout, session).await {
         Ok(r) => r,
-        Err(_) => Err(format!("MCP session did not finish within {} ms", timeout.as_millis())),
+        Err(_) => Err(format!(
+            "MCP session did not finish within {} ms",
+            timeout.as_millis()
+        )),
     };
-    StepRecord::Mcp { url, bearer: m.bearer.clone(), result }
+    StepRecord::Mcp {
+        url,
+        bearer: m.bearer.clone(),
+        result,
+    }
 }
 
 fn content_text(r: &rmcp::model::CallToolResult) -> String {

@@ -127,7 +127,13 @@ impl Target {
 
     fn validate(&self, text: &str) -> Result<(), FileError> {
         let at = |key: &str, field: &str, msg: String| {
-            FileError::at_span(&self.path, text, crate::locate::key(text, None, 0, key), field, msg)
+            FileError::at_span(
+                &self.path,
+                text,
+                crate::locate::key(text, None, 0, key),
+                field,
+                msg,
+            )
         };
         for p in &self.profiles {
             if !PROFILES.contains(&p.as_str()) {
@@ -148,7 +154,11 @@ impl Target {
             }
             if let Some(re) = &launch.ready.stdout {
                 regex::Regex::new(re).map_err(|e| {
-                    at("stdout", "launch.ready.stdout", format!("invalid regular expression: {e}"))
+                    at(
+                        "stdout",
+                        "launch.ready.stdout",
+                        format!("invalid regular expression: {e}"),
+                    )
                 })?;
             }
         }
@@ -156,7 +166,11 @@ impl Target {
             match serde_json::from_str::<serde_json::Value>(args) {
                 Ok(serde_json::Value::Object(_)) => {}
                 _ => {
-                    return Err(at("call_args", "oauth.call_args", "must be a JSON object".into()));
+                    return Err(at(
+                        "call_args",
+                        "oauth.call_args",
+                        "must be a JSON object".into(),
+                    ));
                 }
             }
         }

@@ -158,7 +158,10 @@ mod tests {
     #[test]
     fn expands_names_filters_and_escapes() {
         let v = vars();
-        assert_eq!(v.expand("{mcp_url}?x").unwrap(), "https://127.0.0.1:4443/mcp?x");
+        assert_eq!(
+            v.expand("{mcp_url}?x").unwrap(),
+            "https://127.0.0.1:4443/mcp?x"
+        );
         assert_eq!(
             v.expand("{mcp_url|prm_path}").unwrap(),
             "https://127.0.0.1:4443/.well-known/oauth-protected-resource/mcp"
@@ -171,16 +174,28 @@ mod tests {
             v.expand("{issuer|as_metadata}").unwrap(),
             "https://as.test/.well-known/oauth-authorization-server"
         );
-        assert_eq!(v.expand("{mcp_url|origin}").unwrap(), "https://127.0.0.1:4443");
+        assert_eq!(
+            v.expand("{mcp_url|origin}").unwrap(),
+            "https://127.0.0.1:4443"
+        );
         assert_eq!(v.expand("{{\"a\":1}}").unwrap(), "{\"a\":1}");
     }
 
     #[test]
     fn reports_missing_and_bad() {
         let v = vars();
-        assert_eq!(v.expand("{nope}"), Err(TemplateError::Missing("nope".into())));
-        assert!(matches!(v.expand("{mcp_url|zap}"), Err(TemplateError::UnknownFilter(_))));
-        assert!(matches!(v.expand("{mcp_url"), Err(TemplateError::Unbalanced(_))));
+        assert_eq!(
+            v.expand("{nope}"),
+            Err(TemplateError::Missing("nope".into()))
+        );
+        assert!(matches!(
+            v.expand("{mcp_url|zap}"),
+            Err(TemplateError::UnknownFilter(_))
+        ));
+        assert!(matches!(
+            v.expand("{mcp_url"),
+            Err(TemplateError::Unbalanced(_))
+        ));
         assert_eq!(Vars::references("a {x|origin} {{ {y}"), vec!["x", "y"]);
     }
 }

@@ -21,7 +21,9 @@ fn scenarios() -> Vec<Scenario> {
 async fn run(faults: &[&str], filter: Option<&str>) -> RunReport {
     let mut target = Target::load(&root().join("targets/reference.toml")).expect("target loads");
     if let Some(launch) = target.launch.as_mut() {
-        launch.env.insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults.join(","));
+        launch
+            .env
+            .insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults.join(","));
     }
     let scenarios = scenarios()
         .into_iter()
@@ -37,11 +39,19 @@ async fn run(faults: &[&str], filter: Option<&str>) -> RunReport {
         run_timeout: Duration::from_secs(300),
         self_exe: PathBuf::from(env!("CARGO_BIN_EXE_authconform")),
     };
-    runner::run(cfg, Catalog::builtin(), |_| {}).await.expect("run completes")
+    runner::run(cfg, Catalog::builtin(), |_| {})
+        .await
+        .expect("run completes")
 }
 
 fn explain(report: &RunReport) -> String {
-    authconform::report::render(report, authconform::report::Style { color: false, verbose: false })
+    authconform::report::render(
+        report,
+        authconform::report::Style {
+            color: false,
+            verbose: false,
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,36 +66,155 @@ async fn clean_reference_passes_every_scenario() {
 
 /// Fault → (scenario, requirement, outcome that requirement's worst check must have).
 const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
-    ("no-resource-metadata", "oauth-resource/no-credentials", "OAUTH-401-002", Outcome::Warn),
-    ("wrong-401-scheme", "oauth-resource/no-credentials", "OAUTH-401-002", Outcome::Fail),
-    ("error-without-token", "oauth-resource/no-credentials", "OAUTH-401-003", Outcome::Warn),
-    ("no-challenge-scope", "oauth-resource/no-credentials", "OAUTH-SCOPE-001", Outcome::Warn),
-    ("ignore-scheme", "oauth-resource/unsupported-scheme", "OAUTH-401-003", Outcome::Warn),
-    ("accept-bad-signature", "oauth-resource/invalid-tokens", "OAUTH-401-004", Outcome::Fail),
-    ("accept-expired", "oauth-resource/expired-token", "OAUTH-401-005", Outcome::Fail),
-    ("case-sensitive-scheme", "oauth-resource/header-case", "OAUTH-HDR-001", Outcome::Fail),
-    ("lenient-bearer", "oauth-resource/malformed-authorization", "OAUTH-HDR-002", Outcome::Fail),
-    ("first-authorization-wins", "oauth-resource/duplicate-credentials", "OAUTH-HDR-003", Outcome::Fail),
-    ("ignore-audience", "oauth-resource/wrong-audience", "OAUTH-AUD-001", Outcome::Fail),
-    ("slashed-audience", "oauth-resource/mcp-client-session", "OAUTH-AUD-001", Outcome::Fail),
-    ("prefix-audience", "oauth-resource/sibling-audience", "OAUTH-AUD-002", Outcome::Fail),
-    ("ignore-issuer", "oauth-resource/untrusted-issuer", "OAUTH-AUD-003", Outcome::Fail),
-    ("token-passthrough", "oauth-resource/no-token-passthrough", "OAUTH-AUD-004", Outcome::Fail),
-    ("accept-query-token", "oauth-resource/query-token", "OAUTH-TOK-001", Outcome::Fail),
-    ("session-authenticates", "oauth-resource/session-requires-token", "OAUTH-TOK-002", Outcome::Fail),
-    ("no-session-binding", "oauth-resource/session-binding", "OAUTH-TOK-003", Outcome::Warn),
-    ("prm-requires-auth", "oauth-resource/protected-resource-metadata", "OAUTH-PRM-001", Outcome::Fail),
-    ("prm-wrong-resource", "oauth-resource/protected-resource-metadata", "OAUTH-PRM-002", Outcome::Fail),
-    ("prm-no-authorization-servers", "oauth-resource/protected-resource-metadata", "OAUTH-PRM-003", Outcome::Fail),
-    ("prm-empty-scopes", "oauth-resource/protected-resource-metadata", "OAUTH-PRM-004", Outcome::Fail),
-    ("insufficient-scope-401", "oauth-resource/insufficient-scope", "OAUTH-SCOPE-002", Outcome::Fail),
+    (
+        "no-resource-metadata",
+        "oauth-resource/no-credentials",
+        "OAUTH-401-002",
+        Outcome::Warn,
+    ),
+    (
+        "wrong-401-scheme",
+        "oauth-resource/no-credentials",
+        "OAUTH-401-002",
+        Outcome::Fail,
+    ),
+    (
+        "error-without-token",
+        "oauth-resource/no-credentials",
+        "OAUTH-401-003",
+        Outcome::Warn,
+    ),
+    (
+        "no-challenge-scope",
+        "oauth-resource/no-credentials",
+        "OAUTH-SCOPE-001",
+        Outcome::Warn,
+    ),
+    (
+        "ignore-scheme",
+        "oauth-resource/unsupported-scheme",
+        "OAUTH-401-003",
+        Outcome::Warn,
+    ),
+    (
+        "accept-bad-signature",
+        "oauth-resource/invalid-tokens",
+        "OAUTH-401-004",
+        Outcome::Fail,
+    ),
+    (
+        "accept-expired",
+        "oauth-resource/expired-token",
+        "OAUTH-401-005",
+        Outcome::Fail,
+    ),
+    (
+        "case-sensitive-scheme",
+        "oauth-resource/header-case",
+        "OAUTH-HDR-001",
+        Outcome::Fail,
+    ),
+    (
+        "lenient-bearer",
+        "oauth-resource/malformed-authorization",
+        "OAUTH-HDR-002",
+        Outcome::Fail,
+    ),
+    (
+        "first-authorization-wins",
+        "oauth-resource/duplicate-credentials",
+        "OAUTH-HDR-003",
+        Outcome::Fail,
+    ),
+    (
+        "ignore-audience",
+        "oauth-resource/wrong-audience",
+        "OAUTH-AUD-001",
+        Outcome::Fail,
+    ),
+    (
+        "slashed-audience",
+        "oauth-resource/mcp-client-session",
+        "OAUTH-AUD-001",
+        Outcome::Fail,
+    ),
+    (
+        "prefix-audience",
+        "oauth-resource/sibling-audience",
+        "OAUTH-AUD-002",
+        Outcome::Fail,
+    ),
+    (
+        "ignore-issuer",
+        "oauth-resource/untrusted-issuer",
+        "OAUTH-AUD-003",
+        Outcome::Fail,
+    ),
+    (
+        "token-passthrough",
+        "oauth-resource/no-token-passthrough",
+        "OAUTH-AUD-004",
+        Outcome::Fail,
+    ),
+    (
+        "accept-query-token",
+        "oauth-resource/query-token",
+        "OAUTH-TOK-001",
+        Outcome::Fail,
+    ),
+    (
+        "session-authenticates",
+        "oauth-resource/session-requires-token",
+        "OAUTH-TOK-002",
+        Outcome::Fail,
+    ),
+    (
+        "no-session-binding",
+        "oauth-resource/session-binding",
+        "OAUTH-TOK-003",
+        Outcome::Warn,
+    ),
+    (
+        "prm-requires-auth",
+        "oauth-resource/protected-resource-metadata",
+        "OAUTH-PRM-001",
+        Outcome::Fail,
+    ),
+    (
+        "prm-wrong-resource",
+        "oauth-resource/protected-resource-metadata",
+        "OAUTH-PRM-002",
+        Outcome::Fail,
+    ),
+    (
+        "prm-no-authorization-servers",
+        "oauth-resource/protected-resource-metadata",
+        "OAUTH-PRM-003",
+        Outcome::Fail,
+    ),
+    (
+        "prm-empty-scopes",
+        "oauth-resource/protected-resource-metadata",
+        "OAUTH-PRM-004",
+        Outcome::Fail,
+    ),
+    (
+        "insufficient-scope-401",
+        "oauth-resource/insufficient-scope",
+        "OAUTH-SCOPE-002",
+        Outcome::Fail,
+    ),
 ];
 
 #[test]
 fn fault_table_covers_every_scenario_and_every_fault() {
     let in_table: BTreeSet<&str> = FAULT_TABLE.iter().map(|f| f.1).collect();
     for s in scenarios() {
-        assert!(in_table.contains(s.full_id().as_str()), "no seeded fault shows that {} can fail", s.full_id());
+        assert!(
+            in_table.contains(s.full_id().as_str()),
+            "no seeded fault shows that {} can fail",
+            s.full_id()
+        );
     }
     let faults: BTreeSet<&str> = FAULT_TABLE.iter().map(|f| f.0).collect();
     for (name, _) in authconform_reference::FAULTS {
@@ -95,22 +224,30 @@ fn fault_table_covers_every_scenario_and_every_fault() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_fails_the_scenario_aimed_at_it() {
-    let runs = FAULT_TABLE.iter().map(|(fault, scenario, requirement, want)| async move {
-        let report = run(&[fault], Some(scenario)).await;
-        let s = report.scenarios.iter().find(|s| s.id == *scenario).expect("scenario ran");
-        let worst = s
-            .checks
-            .iter()
-            .filter(|c| c.requirement == *requirement)
-            .map(|c| c.outcome)
-            .filter(|o| matches!(o, Outcome::Pass | Outcome::Warn | Outcome::Fail))
-            .max();
-        (fault, requirement, want, worst, explain(&report))
-    });
+    let runs = FAULT_TABLE
+        .iter()
+        .map(|(fault, scenario, requirement, want)| async move {
+            let report = run(&[fault], Some(scenario)).await;
+            let s = report
+                .scenarios
+                .iter()
+                .find(|s| s.id == *scenario)
+                .expect("scenario ran");
+            let worst = s
+                .checks
+                .iter()
+                .filter(|c| c.requirement == *requirement)
+                .map(|c| c.outcome)
+                .filter(|o| matches!(o, Outcome::Pass | Outcome::Warn | Outcome::Fail))
+                .max();
+            (fault, requirement, want, worst, explain(&report))
+        });
     let mut problems = Vec::new();
     for (fault, requirement, want, worst, text) in futures::future::join_all(runs).await {
         if worst != Some(*want) {
-            problems.push(format!("fault {fault}: {requirement} was {worst:?}, expected {want:?}\n{text}"));
+            problems.push(format!(
+                "fault {fault}: {requirement} was {worst:?}, expected {want:?}\n{text}"
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

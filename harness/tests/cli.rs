@@ -1,0 +1,293 @@
+//! The `authconform` command as a user meets it: exit codes, located errors for bad input, robustness
+//! against targets that hang, crash or answer garbage, and secrets kept out of the output.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_authconform"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    c.env_remove("AUTHCONFORM_REFERENCE_FAULT");
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn write(dir: &Path, rel: &str, content: &str) -> PathBuf {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+const GOOD_SCENARIO: &str = r#"id = "probe"
+title = "t"
+requirements = ["OAUTH-401-001"]
+
+[[step]]
+name = "s"
+http = { url = "{mcp_url}", mcp = "initialize" }
+
+[[check]]
+requirement = "OAUTH-401-001"
+what = "401"
+steps = ["s"]
+expect = { status = [401] }
+"#;
+
+/// Runs `run` on a scenarios folder holding one scenario file; returns the output.
+fn run_with_scenario(content: &str) -> (Output, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "oauth-resource/bad.toml", content);
+    let out = bin()
+        .args(["run", "--scenarios"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    (out, path, dir)
+}
+
+#[test]
+fn malformed_scenarios_exit_2_naming_file_line_and_field() {
+    let cases: &[(&str, &str, usize, &str)] = &[
+        // (edit, replacement, expected line, expected words)
+        (
+            "what = \"401\"",
+            "what = \"401\"\ncolour = \"red\"",
+            12,
+            "colour",
+        ),
+        ("title = \"t\"\n", "", 1, "title"),
+        ("status = [401]", "status = [\"6xx\"]", 13, "expect.status"),
+        (
+            "requirements = [\"OAUTH-401-001\"]",
+            "requirements = [\"OAUTH-999-001\"]",
+            3,
+            "OAUTH-999-001",
+        ),
+        (
+            "steps = [\"s\"]",
+            "steps = [\"nope\"]",
+            12,
+            "check[0].steps",
+        ),
+        (
+            "expect = { status = [401] }",
+            "expect = {}",
+            13,
+            "check that cannot fail",
+        ),
+        ("http = { url", "bogus = 1\nhttp = { url", 7, "bogus"),
+    ];
+    for (from, to, line, words) in cases {
+        let bad = GOOD_SCENARIO.replacen(from, to, 1);
+        assert_ne!(bad, GOOD_SCENARIO, "edit {from} did not apply");
+        let (out, path, _dir) = run_with_scenario(&bad);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        let located = format!("{}:{line}:", path.display());
+        assert!(t.contains(&located), "expected `{located}` in: {t}");
+        assert!(t.contains(words), "expected `{words}` in: {t}");
+    }
+}
+
+#[test]
+fn malformed_target_exits_2_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/reference.toml"),
+    )
+    .unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "profiles = [\"oauth-resource\"]",
+            "profiles = [\"oauth-resorce\"]",
+            "oauth-resorce",
+        ),
+        ("[surface]", "[surface]\nbase = 1", "base"),
+        ("mcp_url = \"{ready.url}\"", "", "mcp_url"),
+        (
+            "timeout_ms = 15000",
+            "timeout_ms = \"soon\"",
+            "launch.ready.timeout_ms",
+        ),
+    ];
+    for (from, to, words) in cases {
+        let bad = good.replacen(from, to, 1);
+        assert_ne!(&bad, &good);
+        let path = write(dir.path(), "t.toml", &bad);
+        let out = bin().args(["run", "--target"]).arg(&path).output().unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(
+            t.contains(&format!("{}:", path.display())) && t.contains(words),
+            "{t}"
+        );
+        let line: usize = t
+            .split(&format!("{}:", path.display()))
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(line >= 1, "no line number in: {t}");
+    }
+}
+
+fn looks_like_jwt(s: &str) -> bool {
+    regex::Regex::new(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
+        .unwrap()
+        .is_match(s)
+}
+
+#[test]
+fn seeded_fault_from_the_environment_exits_1_naming_the_requirement_without_leaking_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = bin()
+        .args(["run", "--json"])
+        .arg(&json)
+        .env("AUTHCONFORM_REFERENCE_FAULT", "accept-expired")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("FAIL OAUTH-401-005 MUST"), "{t}");
+    assert!(t.contains("failed requirements: OAUTH-401-005"), "{t}");
+    assert!(
+        t.contains("[TOKEN:expired]"),
+        "the failing request is shown, redacted: {t}"
+    );
+    let report = std::fs::read_to_string(&json).unwrap();
+    assert!(
+        report.contains("[TOKEN:valid]"),
+        "transcripts name tokens by placeholder"
+    );
+    assert!(
+        !looks_like_jwt(&t) && !looks_like_jwt(&report),
+        "a token leaked into the output"
+    );
+}
+
+#[test]
+fn clean_run_exits_0_and_prints_the_summary() {
+    let out = bin().args(["run", "--quiet"]).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("target reference:") && t.contains(" 0 failed"),
+        "{t}"
+    );
+}
+
+fn target_file(dir: &Path, launch: &str, mcp_url: &str) -> PathBuf {
+    write(
+        dir,
+        "t.toml",
+        &format!(
+            "name = \"t\"\nprofiles = [\"oauth-resource\"]\n{launch}\n[surface]\nmcp_url = \"{mcp_url}\"\n"
+        ),
+    )
+}
+
+#[test]
+fn a_target_that_never_gets_ready_exits_2_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = target_file(
+        dir.path(),
+        "[launch]\ncommand = \"sh\"\nargs = [\"-c\", \"echo starting; sleep 30\"]\nready = { stdout = \"listening\", timeout_ms = 300 }",
+        "http://127.0.0.1:9/mcp",
+    );
+    let out = bin()
+        .args(["run", "--filter", "no-credentials", "--target"])
+        .arg(&t)
+        .output()
+        .unwrap();
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{s}");
+    assert!(
+        s.contains("target did not start") && s.contains("300 ms") && s.contains("starting"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_target_that_crashes_fails_checks_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = target_file(
+        dir.path(),
+        "[launch]\ncommand = \"sh\"\nargs = [\"-c\", \"echo ready; exit 3\"]\nready = { stdout = \"ready\" }",
+        &format!("http://127.0.0.1:{port}/mcp"),
+    );
+    let out = bin()
+        .args(["run", "--filter", "no-credentials", "--target"])
+        .arg(&t)
+        .output()
+        .unwrap();
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains("FAIL OAUTH-401-001 MUST") && s.contains("none:"),
+        "{s}"
+    );
+    assert!(s.contains("exit status: 3"), "{s}");
+}
+
+#[test]
+fn a_target_that_answers_garbage_fails_checks_with_the_reason() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"this is not HTTP\r\n\r\n");
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let t = target_file(dir.path(), "", &format!("http://127.0.0.1:{port}/mcp"));
+    let out = bin()
+        .args(["run", "--filter", "no-credentials", "--target"])
+        .arg(&t)
+        .output()
+        .unwrap();
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains("FAIL OAUTH-401-001 MUST") && s.contains("got:      none"),
+        "{s}"
+    );
+}
+
+#[test]
+fn list_requirements_shows_coverage_and_uncovered_requirements() {
+    let out = bin().args(["list", "--requirements"]).output().unwrap();
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert!(
+        s.contains("OAUTH-401-001") && s.contains("oauth-resource/no-credentials"),
+        "{s}"
+    );
+    assert!(s.contains("OAUTH-AS-002") && s.contains("uncovered"), "{s}");
+    assert_eq!(
+        s.lines()
+            .filter(
+                |l| l.trim_start().starts_with(|c: char| c.is_ascii_uppercase())
+                    && l.contains("-0")
+            )
+            .count(),
+        136,
+        "{s}"
+    );
+}
