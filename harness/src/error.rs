@@ -62,10 +62,10 @@ impl FileError {
             let message = first_line(inner.message());
             let mut span = inner.span();
             // For an unknown key, toml points at its table; point at the key itself.
-            if let (Some(s), Some(key)) = (&span, unknown_field(&message)) {
-                if let Some(at) = key_line_after(text, s.start, key) {
-                    span = Some(at..at);
-                }
+            if let (Some(s), Some(key)) = (&span, unknown_field(&message))
+                && let Some(at) = key_line_after(text, s.start, key)
+            {
+                span = Some(at..at);
             }
             Self::at_span(file, text, span, field, message)
         })
