@@ -262,6 +262,19 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         order.push(step.name.clone());
         records.insert(step.name.clone(), record);
     }
+    // MCP session IDs are bearer-like handles: shown by name, never by value.
+    for step in &s.steps {
+        for (name, cap) in &step.capture {
+            if cap
+                .header
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case("mcp-session-id"))
+                && let Some(v) = vars.get(name)
+            {
+                redactor.add(v, format!("[SESSION:{name}]"));
+            }
+        }
+    }
     let journal = mocks.upstream.journal().await;
     let mut exited = None;
     if let Some(p) = process.as_mut() {

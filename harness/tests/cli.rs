@@ -291,3 +291,56 @@ fn list_requirements_shows_coverage_and_uncovered_requirements() {
         "{s}"
     );
 }
+
+#[test]
+fn a_target_that_hangs_meets_the_step_and_run_deadlines() {
+    // Accepts connections and reads, but never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let t = target_file(dir.path(), "", &format!("http://127.0.0.1:{port}/mcp"));
+    let out = bin()
+        .args([
+            "run",
+            "--filter",
+            "no-credentials",
+            "--step-timeout-ms",
+            "200",
+            "--target",
+        ])
+        .arg(&t)
+        .output()
+        .unwrap();
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("no response within 200 ms"), "{s}");
+
+    let started = std::time::Instant::now();
+    let out = bin()
+        .args([
+            "run",
+            "--filter",
+            "no-credentials",
+            "--step-timeout-ms",
+            "60000",
+            "--run-timeout-s",
+            "1",
+            "--target",
+        ])
+        .arg(&t)
+        .output()
+        .unwrap();
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("whole-run deadline"), "{s}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the run deadline did not stop the run"
+    );
+}
