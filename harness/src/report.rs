@@ -80,6 +80,8 @@ pub struct ScenarioResult {
     pub transcript: serde_json::Value,
     /// Wall time in milliseconds.
     pub duration_ms: u128,
+    /// Of which launching the target until it was ready, when it was launched.
+    pub launch_ms: Option<u128>,
 }
 
 impl ScenarioResult {

@@ -157,6 +157,7 @@ fn failed_setup(shared: &Shared, s: &Scenario, error: String, t0: Instant) -> Sc
         setup_error: Some(error),
         transcript: serde_json::Value::Null,
         duration_ms: t0.elapsed().as_millis(),
+        launch_ms: None,
     }
 }
 
@@ -187,6 +188,7 @@ fn skipped(shared: &Shared, s: &Scenario, reason: String) -> ScenarioResult {
         setup_error: None,
         transcript: serde_json::Value::Null,
         duration_ms: 0,
+        launch_ms: None,
     }
 }
 
@@ -235,12 +237,17 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         }
     }
     let mut process = None;
+    let mut launch_ms = None;
     if let Some(l) = &target.launch {
+        let launch_started = Instant::now();
         if let Ok(port) = launch::free_port() {
             vars.set("port", port.to_string());
         }
         match launch::start(l, &mut vars, &target.dir(), &shared.client).await {
-            Ok(p) => process = Some(p),
+            Ok(p) => {
+                process = Some(p);
+                launch_ms = Some(launch_started.elapsed().as_millis());
+            }
             Err(e) => {
                 let msg = format!("{NOT_STARTED}: {e}");
                 return failed_setup(&shared, s, redactor.redact(&msg), t0);
@@ -352,6 +359,7 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         setup_error: None,
         transcript,
         duration_ms: t0.elapsed().as_millis(),
+        launch_ms,
     }
 }
 
