@@ -9,7 +9,7 @@ use authconform_mocks::JournalEntry;
 use std::collections::BTreeMap;
 
 /// Why a check did not hold: the first expectation that failed, and where.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Mismatch {
     /// The step whose response failed the expectation (None for journal expectations).
     pub step: Option<String>,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 /// The outcome of one check or scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Every expectation held.
@@ -43,7 +43,7 @@ impl Outcome {
 }
 
 /// The result of one check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CheckResult {
     /// Requirement ID.
     pub requirement: String,
@@ -62,7 +62,7 @@ pub struct CheckResult {
 }
 
 /// The result of one scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ScenarioResult {
     /// `profile/id`.
     pub id: String,
@@ -99,11 +99,20 @@ impl ScenarioResult {
     }
 }
 
+/// Version of the JSON report format ([`RunReport`] serialized); bumped on any incompatible change.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
 /// The result of a whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RunReport {
+    /// [`REPORT_SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// Version of authconform that wrote the report.
+    pub authconform_version: String,
     /// Target name.
     pub target: String,
+    /// Profiles the target claims.
+    pub profiles: Vec<String>,
     /// Scenario results, sorted by ID.
     pub scenarios: Vec<ScenarioResult>,
     /// Wall time in milliseconds.

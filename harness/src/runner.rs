@@ -64,6 +64,7 @@ pub async fn run(
     let files = ca.write_files(dir.path())?;
     let client = HttpClient::new(Some(ca.ca_pem()))?;
     let target_name = cfg.target.name.clone();
+    let profiles = cfg.target.profiles.clone();
     let run_deadline = started + cfg.run_timeout;
     let jobs = cfg.jobs.max(1);
     let shared = Arc::new(Shared {
@@ -124,7 +125,10 @@ pub async fn run(
     }
     scenarios.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(RunReport {
+        schema_version: crate::report::REPORT_SCHEMA_VERSION,
+        authconform_version: env!("CARGO_PKG_VERSION").to_string(),
         target: target_name,
+        profiles,
         scenarios,
         duration_ms: started.elapsed().as_millis(),
     })
