@@ -2,7 +2,10 @@
 
 use crate::report::{self, Style};
 use crate::requirements::{Catalog, PROFILES};
+use crate::baseline::Baseline;
+use crate::progress::{Display, Progress};
 use crate::runner::{self, RunConfig};
+use crate::snapshot;
 use crate::scenario::{self, Scenario};
 use crate::target::Target;
 use clap::{Parser, Subcommand};
@@ -58,7 +61,7 @@ pub struct RunArgs {
     /// Deadline of the whole run, in seconds.
     #[arg(long, default_value_t = 600)]
     pub run_timeout_s: u64,
-    /// Show passing checks too.
+    /// Show passing checks too, and every exchange (redacted transcripts).
     #[arg(long, short)]
     pub verbose: bool,
     /// Print only the summary.
@@ -67,6 +70,21 @@ pub struct RunArgs {
     /// Also write the full report (with redacted transcripts) as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Snapshot folder; transcripts are compared with `DIR/TARGET/*.snap` [default: snapshots].
+    #[arg(long)]
+    pub snapshots: Option<PathBuf>,
+    /// Write new or differing transcripts as `.snap.new` files for `cargo insta review`.
+    #[arg(long)]
+    pub update_snapshots: bool,
+    /// Do not compare transcripts with snapshots.
+    #[arg(long, conflicts_with = "update_snapshots")]
+    pub no_snapshots: bool,
+    /// Checks expected to fail (TOML): the gate passes when only those fail, and fails when one passes.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Write the checks that failed in this run as a baseline file.
+    #[arg(long)]
+    pub write_baseline: Option<PathBuf>,
 }
 
 /// Options of `list`.
@@ -85,16 +103,23 @@ pub struct ListArgs {
 
 /// The folder holding `targets/` and `scenarios/`: the current directory when it has them, else the source tree.
 pub fn project_root() -> PathBuf {
-    let cwd = PathBuf::from(".");
-    if cwd.join("scenarios").is_dir() && cwd.join("targets").is_dir() {
-        return cwd;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let root = if cwd.join("scenarios").is_dir() && cwd.join("targets").is_dir() {
+        cwd
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    };
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Run(args) = &cli.command {
+        // insta reads its settings from the environment: set them before any thread exists.
+        let mode = if args.update_snapshots { snapshot::Mode::Update } else { snapshot::Mode::Check };
+        snapshot::configure(mode, &project_root());
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -164,16 +189,27 @@ async fn run(args: RunArgs) -> i32 {
         }
     };
     if scenarios.is_empty() {
-        eprintln!(
-            "authconform: no scenario selected (target profiles: {})",
-            target.profiles.join(", ")
-        );
+        eprintln!("authconform: no scenario selected (target profiles: {})", target.profiles.join(", "));
         return 2;
     }
+    let baseline = match &args.baseline {
+        Some(p) => match Baseline::load(p) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("authconform: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let style = Style {
-        color,
-        verbose: args.verbose,
+    let style = Style { color, verbose: args.verbose };
+    let display = if args.quiet {
+        Display::Quiet
+    } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+        Display::Bar
+    } else {
+        Display::Lines
     };
     let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("authconform"));
     if !args.quiet {
@@ -185,37 +221,93 @@ async fn run(args: RunArgs) -> i32 {
             scenarios.len()
         );
     }
+    let progress = std::sync::Arc::new(Progress::new(scenarios.len(), display));
     let cfg = RunConfig {
         target,
         scenarios,
-        jobs: args.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get() * 2)
-                .unwrap_or(4)
-        }),
+        jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4)),
         step_timeout: Duration::from_millis(args.step_timeout_ms),
         scenario_timeout: Duration::from_secs(args.scenario_timeout_s),
         run_timeout: Duration::from_secs(args.run_timeout_s),
         self_exe,
     };
-    let report = match runner::run(cfg, catalog, |_| {}).await {
+    let on_done = progress.clone();
+    let report = match runner::run(cfg, catalog, move |r| on_done.finished(r)).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("authconform: run failed: {e:#}");
             return 2;
         }
     };
+    progress.finish();
+    if args.verbose {
+        for s in &report.scenarios {
+            println!("\n=== {} ===\n{}", s.id, s.transcript_text);
+        }
+    }
     let text = report::render(&report, style);
     if args.quiet {
-        print!(
-            "{}",
-            text.lines()
-                .filter(|l| l.starts_with("target ") || l.starts_with("failed "))
-                .map(|l| format!("{l}\n"))
-                .collect::<String>()
-        );
+        for l in text.lines().filter(|l| l.starts_with("target ") || l.starts_with("failed ")) {
+            println!("{l}");
+        }
     } else {
         print!("{text}");
+    }
+
+    let mut failed = report.exit_code() == 1;
+    if let Some(b) = &baseline {
+        let gate = b.judge(&report);
+        failed = !gate.passes();
+        println!(
+            "baseline {}: {} expected failure(s), {} unexpected, {} now passing",
+            args.baseline.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
+            gate.expected_failures.len(),
+            gate.unexpected_failures.len(),
+            gate.now_passing.len()
+        );
+        for f in &gate.unexpected_failures {
+            println!("  unexpected failure: {f}");
+        }
+        for e in &gate.now_passing {
+            println!(
+                "  now passing, remove from the baseline: {} {}{}",
+                e.scenario,
+                e.requirement,
+                e.what.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+            );
+        }
+    }
+    if !args.no_snapshots {
+        let dir = args.snapshots.clone().unwrap_or_else(|| project_root().join("snapshots"));
+        let mode = if args.update_snapshots { snapshot::Mode::Update } else { snapshot::Mode::Check };
+        let snaps = snapshot::compare(&report, &dir, mode);
+        if snaps.no_snapshots {
+            if !args.quiet {
+                println!(
+                    "snapshots: none recorded for `{}` in {} (record them with --update-snapshots)",
+                    report.target,
+                    snaps.dir.display()
+                );
+            }
+        } else if snaps.differing.is_empty() {
+            if !args.quiet {
+                println!("snapshots: {} transcripts match {}", snaps.compared, snaps.dir.display());
+            }
+        } else {
+            failed = true;
+            println!(
+                "snapshots: {} of {} transcripts differ from {}: {}",
+                snaps.differing.len(),
+                snaps.compared,
+                snaps.dir.display(),
+                snaps.differing.join(", ")
+            );
+            if args.update_snapshots {
+                println!("  wrote .snap.new files: review them with `cargo insta review` (or `cargo insta accept`)");
+            } else {
+                println!("  to record the new transcripts: rerun with --update-snapshots, then `cargo insta review`");
+            }
+        }
     }
     if let Some(path) = &args.json {
         let written = serde_json::to_string_pretty(&report)
@@ -226,7 +318,22 @@ async fn run(args: RunArgs) -> i32 {
             return 2;
         }
     }
-    report.exit_code()
+    if let Some(path) = &args.write_baseline {
+        let written = toml::to_string_pretty(&Baseline::from_failures(&report))
+            .map_err(|e| e.to_string())
+            .and_then(|t| std::fs::write(path, t).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("authconform: cannot write {}: {e}", path.display());
+            return 2;
+        }
+    }
+    if report.exit_code() == 2 {
+        2
+    } else if failed {
+        1
+    } else {
+        0
+    }
 }
 
 fn list(args: ListArgs) -> i32 {

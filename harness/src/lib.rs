@@ -6,6 +6,7 @@
 //! ([`authconform_mocks`]), and renders a [`report::RunReport`]. See `ARCHITECTURE.md` for the map.
 #![warn(missing_docs)]
 
+pub mod baseline;
 pub mod challenge;
 pub mod checks;
 pub mod cli;
@@ -14,11 +15,15 @@ pub mod exchange;
 pub mod http;
 pub mod launch;
 pub mod locate;
+pub mod progress;
 pub mod redact;
 pub mod report;
+pub mod reports;
 pub mod requirements;
 pub mod runner;
 pub mod scenario;
+pub mod snapshot;
 pub mod steps;
 pub mod target;
 pub mod template;
+pub mod transcript;

@@ -78,6 +78,8 @@ pub struct ScenarioResult {
     pub setup_error: Option<String>,
     /// What every step sent and got, redacted (JSON).
     pub transcript: serde_json::Value,
+    /// The same as normalised text, with the check outcomes: what snapshots hold ([`crate::transcript`]).
+    pub transcript_text: String,
     /// Wall time in milliseconds.
     pub duration_ms: u128,
     /// Of which launching the target until it was ready, when it was launched.

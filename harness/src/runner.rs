@@ -158,6 +158,7 @@ fn failed_setup(shared: &Shared, s: &Scenario, error: String, t0: Instant) -> Sc
         title: s.title.clone(),
         outcome: ScenarioResult::outcome_of(&checks),
         checks,
+        transcript_text: format!("(scenario did not run: {})\n", first_line(&error)),
         setup_error: Some(error),
         transcript: serde_json::Value::Null,
         duration_ms: t0.elapsed().as_millis(),
@@ -191,6 +192,7 @@ fn skipped(shared: &Shared, s: &Scenario, reason: String) -> ScenarioResult {
         checks,
         setup_error: None,
         transcript: serde_json::Value::Null,
+        transcript_text: format!("(skipped: {reason})\n"),
         duration_ms: 0,
         launch_ms: None,
     }
@@ -225,6 +227,10 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         Ok(m) => m,
         Err(e) => return failed_setup(&shared, s, format!("mocks did not start: {e:#}"), t0),
     };
+    let mut norm = crate::transcript::Normalizer::default();
+    norm.port(mocks.trusted.issuer(), "issuer");
+    norm.port(mocks.untrusted.issuer(), "untrusted-issuer");
+    norm.port(&mocks.upstream.base_url(), "upstream");
     vars.set("mocks.issuer", mocks.trusted.issuer());
     vars.set("mocks.untrusted_issuer", mocks.untrusted.issuer());
     vars.set("mocks.upstream", mocks.upstream.base_url());
@@ -259,7 +265,10 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         }
     }
     match vars.expand(&target.surface.mcp_url) {
-        Ok(u) => vars.set("mcp_url", u),
+        Ok(u) => {
+            norm.port(&u, "target");
+            vars.set("mcp_url", u);
+        }
         Err(e) => return failed_setup(&shared, s, format!("surface.mcp_url: {e}"), t0),
     }
     if let Err(e) = mint_tokens(s, &mocks, &mut vars, &mut redactor) {
@@ -283,6 +292,18 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
                 && let Some(v) = vars.get(name)
             {
                 redactor.add(v, format!("[SESSION:{name}]"));
+            }
+        }
+    }
+    // Session IDs nobody captured are numbered in order of appearance.
+    let mut n = 0;
+    for name in &order {
+        if let Some(r) = records.get(name).and_then(StepRecord::response) {
+            for v in r.header_values("mcp-session-id") {
+                if redactor.redact(v) == v {
+                    n += 1;
+                    redactor.add(v, format!("[SESSION:{n}]"));
+                }
             }
         }
     }
@@ -351,6 +372,9 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         });
     }
     let transcript = transcript(&order, &records, &redactor);
+    let steps: Vec<(String, &StepRecord)> =
+        order.iter().filter_map(|n| records.get(n).map(|r| (n.clone(), r))).collect();
+    let transcript_text = crate::transcript::render(&steps, &results, &redactor, &norm);
     if let Some(p) = process {
         p.stop().await;
     }
@@ -362,6 +386,7 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         checks: results,
         setup_error: None,
         transcript,
+        transcript_text,
         duration_ms: t0.elapsed().as_millis(),
         launch_ms,
     }

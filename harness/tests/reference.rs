@@ -62,6 +62,14 @@ async fn clean_reference_passes_every_scenario() {
         assert_eq!(s.outcome, Outcome::Pass, "{}\n{}", s.id, explain(&report));
     }
     assert_eq!(report.exit_code(), 0);
+    // The reference's transcripts are a committed regression record (snapshots/reference/).
+    let snaps = authconform::snapshot::compare(&report, &root().join("snapshots"), authconform::snapshot::Mode::Check);
+    assert!(!snaps.no_snapshots, "no snapshots recorded in {}", snaps.dir.display());
+    assert!(
+        snaps.differing.is_empty(),
+        "transcripts differ from snapshots/reference: {:?} (review the .snap.new files with `cargo insta review`)",
+        snaps.differing
+    );
 }
 
 /// Fault → (scenario, requirement, outcome that requirement's worst check must have).

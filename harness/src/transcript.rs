@@ -1,0 +1,210 @@
+//! Transcripts: what a scenario exchanged, as stable, redacted text that snapshots are diffed against.
+//!
+//! Normalisation: secrets → `[TOKEN:name]`/`[KEY:name]`/`[SESSION:name]` (the scenario's redactor), loopback
+//! ports → `[PORT:target]`/`[PORT:issuer]`/…, `Date` → `[DATE]`, framing headers (`content-length`,
+//! `transfer-encoding`) dropped, headers sorted by name (duplicates keep their order), JSON bodies re-rendered
+//! with sorted keys, bodies cut at [`MAX_TEXT`] characters.
+
+use crate::exchange::{Response, SentRequest, StepRecord};
+use crate::redact::Redactor;
+use crate::report::CheckResult;
+use std::fmt::Write as _;
+
+/// Longest body kept in a transcript, in characters.
+pub const MAX_TEXT: usize = 4000;
+
+/// Replaces run-specific values (ports) by stable placeholders.
+#[derive(Debug, Clone, Default)]
+pub struct Normalizer {
+    pairs: Vec<(String, String)>,
+}
+
+impl Normalizer {
+    /// Registers the port of `url` under `name`: `127.0.0.1:PORT` → `127.0.0.1:[PORT:name]`.
+    pub fn port(&mut self, url: &str, name: &str) {
+        if let Some(port) = url::Url::parse(url).ok().and_then(|u| u.port()) {
+            for host in ["127.0.0.1", "localhost", "[::1]"] {
+                self.pairs.push((format!("{host}:{port}"), format!("{host}:[PORT:{name}]")));
+            }
+        }
+    }
+
+    /// `text` with every registered value replaced.
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (from, to) in &self.pairs {
+            if out.contains(from.as_str()) {
+                out = out.replace(from.as_str(), to);
+            }
+        }
+        out
+    }
+}
+
+/// Renders a scenario's steps and check outcomes as transcript text.
+pub fn render(
+    steps: &[(String, &StepRecord)],
+    checks: &[CheckResult],
+    redactor: &Redactor,
+    norm: &Normalizer,
+) -> String {
+    let mut out = String::new();
+    for (name, record) in steps {
+        let _ = writeln!(out, "## step {name}");
+        match record {
+            StepRecord::Http { request, response } => {
+                request_text(&mut out, request);
+                match response {
+                    Ok(r) => response_text(&mut out, r),
+                    Err(e) => {
+                        let _ = writeln!(out, "< (no response: {e})");
+                    }
+                }
+            }
+            StepRecord::Mcp { url, bearer, result } => {
+                let _ = writeln!(out, "= MCP client session to {url} with token `{bearer}`");
+                match result {
+                    Ok(s) => {
+                        let _ = writeln!(out, "= server: {}", s.server);
+                        let _ = writeln!(out, "= protocol: {}", s.protocol_version);
+                        let _ = writeln!(out, "= tools: {}", s.tools.join(", "));
+                        match &s.call {
+                            Some(Ok(text)) => {
+                                let _ = writeln!(out, "= call: ok: {}", cut(text));
+                            }
+                            Some(Err(e)) => {
+                                let _ = writeln!(out, "= call: error: {}", cut(e));
+                            }
+                            None => {}
+                        }
+                    }
+                    Err(e) => {
+                        let _ = writeln!(out, "= failed: {e}");
+                    }
+                }
+            }
+            StepRecord::NotRun { reason } => {
+                let _ = writeln!(out, "(not run: {reason})");
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "## checks");
+    for c in checks {
+        let _ = writeln!(
+            out,
+            "{:<4} {} {} {}",
+            format!("{:?}", c.outcome).to_uppercase(),
+            c.requirement,
+            c.level,
+            c.what
+        );
+    }
+    norm.apply(&redactor.redact(&out))
+}
+
+fn request_text(out: &mut String, r: &SentRequest) {
+    let _ = writeln!(out, "> {} {}{}", r.method, r.url, if r.raw { "  (raw)" } else { "" });
+    let mut headers = r.headers.clone();
+    headers.sort_by_key(|(n, _)| n.to_ascii_lowercase());
+    for (n, v) in headers {
+        let _ = writeln!(out, "> {n}: {}", v.escape_debug());
+    }
+    if let Some(b) = &r.body {
+        let _ = writeln!(out, ">");
+        for line in body_text(b).lines() {
+            let _ = writeln!(out, "> {line}");
+        }
+    }
+}
+
+fn response_text(out: &mut String, r: &Response) {
+    let _ = writeln!(out, "< {}", r.status);
+    let mut headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n != "content-length" && n != "transfer-encoding")
+        .map(|(n, v)| {
+            let v = if n == "date" { "[DATE]".to_string() } else { v.clone() };
+            (n.clone(), v)
+        })
+        .collect();
+    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    for (n, v) in headers {
+        let _ = writeln!(out, "< {n}: {v}");
+    }
+    if !r.body.is_empty() {
+        let _ = writeln!(out, "<");
+        for line in body_text(&r.body).lines() {
+            let _ = writeln!(out, "< {line}");
+        }
+    }
+    if let Some(c) = &r.body_cut {
+        let _ = writeln!(out, "< (body cut: {c})");
+    }
+}
+
+/// A body as stable text: JSON with sorted keys, SSE with each `data:` JSON sorted, anything else as is.
+pub fn body_text(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        return sorted(&v).to_string();
+    }
+    if body.lines().any(|l| l.starts_with("data:")) {
+        return body
+            .lines()
+            .map(|l| match l.strip_prefix("data:") {
+                Some(d) => match serde_json::from_str::<serde_json::Value>(d.trim()) {
+                    Ok(v) => format!("data: {}", sorted(&v)),
+                    Err(_) => l.to_string(),
+                },
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    cut(body)
+}
+
+fn cut(s: &str) -> String {
+    if s.chars().count() <= MAX_TEXT {
+        s.to_string()
+    } else {
+        format!("{}… (cut at {MAX_TEXT} characters)", s.chars().take(MAX_TEXT).collect::<String>())
+    }
+}
+
+/// A JSON value with object keys in sorted order, whatever map type serde_json was built with.
+pub fn sorted(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = serde_json::Map::new();
+            for k in keys {
+                out.insert(k.clone(), sorted(&m[k]));
+            }
+            serde_json::Value::Object(out)
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_stable() {
+        assert_eq!(body_text(r#"{"b":1,"a":{"d":2,"c":3}}"#), r#"{"a":{"c":3,"d":2},"b":1}"#);
+        assert_eq!(body_text("data: \nid: 0\n\ndata: {\"z\":1,\"y\":2}\n"), "data: \nid: 0\n\ndata: {\"y\":2,\"z\":1}");
+        assert_eq!(body_text("plain"), "plain");
+    }
+
+    #[test]
+    fn ports_are_named() {
+        let mut n = Normalizer::default();
+        n.port("https://127.0.0.1:4321/mcp", "target");
+        assert_eq!(n.apply("GET https://127.0.0.1:4321/x"), "GET https://127.0.0.1:[PORT:target]/x");
+    }
+}
