@@ -260,3 +260,36 @@ async fn each_fault_fails_the_scenario_aimed_at_it() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Copies `snapshots/reference` into a temporary folder laid out like `snapshots/`.
+fn snapshot_copy() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let to = tmp.path().join("reference");
+    std::fs::create_dir_all(&to).expect("mkdir");
+    for e in std::fs::read_dir(root().join("snapshots/reference")).expect("snapshots/reference exists") {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "snap") {
+            std::fs::copy(&p, to.join(p.file_name().expect("name"))).expect("copy");
+        }
+    }
+    tmp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_response_is_a_snapshot_diff_until_accepted() {
+    use authconform::snapshot::{self, Mode};
+    let snaps = snapshot_copy();
+    let report = run(&["accept-expired"], Some("oauth-resource/expired-token")).await;
+    let found = snapshot::compare(&report, snaps.path(), Mode::Check);
+    assert_eq!(found.differing, vec!["oauth-resource/expired-token".to_string()]);
+
+    // Accept the new transcript as `cargo insta accept` would: same header, new body.
+    let file = snaps.path().join("reference/oauth-resource__expired-token.snap");
+    let old = std::fs::read_to_string(&file).expect("snapshot");
+    let header_end = old[4..].find("\n---\n").map(|i| i + 4 + 5).expect("insta header");
+    let accepted = format!("{}{}", &old[..header_end], report.scenarios[0].transcript_text);
+    std::fs::write(&file, accepted).expect("write");
+    let again = run(&["accept-expired"], Some("oauth-resource/expired-token")).await;
+    let found = snapshot::compare(&again, snaps.path(), Mode::Check);
+    assert!(found.differing.is_empty(), "{:?}", found.differing);
+}
