@@ -1,0 +1,76 @@
+//! JUnit XML for CI dashboards (GitHub, GitLab, Jenkins), written with `quick-junit`.
+
+use super::{detail_text, label, short_id};
+use crate::report::{CheckResult, Outcome, RunReport, ScenarioResult};
+use anyhow::Context as _;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use std::time::Duration;
+
+/// The report as JUnit XML: one `<testsuite>` per profile, one `<testcase>` per check named
+/// `SCENARIO :: REQ-ID :: what` (classname `profile/scenario`).
+///
+/// A failed MUST check is a `<failure>` whose text holds the step, expected, got and request lines; a
+/// warning (failed SHOULD) passes and carries `WARN …` in its `<system-out>`, as does an informational MAY
+/// (`INFO …`); a skipped check is `<skipped>` with the reason.
+pub fn junit(report: &RunReport) -> anyhow::Result<String> {
+    let mut out = Report::new(format!("authconform: {}", report.target));
+    out.set_time(Duration::from_millis(millis(report.duration_ms)));
+    let mut profiles: Vec<&str> = Vec::new();
+    for s in &report.scenarios {
+        if !profiles.contains(&s.profile.as_str()) {
+            profiles.push(&s.profile);
+        }
+    }
+    for profile in profiles {
+        let mut suite = TestSuite::new(profile);
+        let scenarios = report.scenarios.iter().filter(|s| s.profile == profile);
+        let mut time = 0;
+        for s in scenarios {
+            time += s.duration_ms;
+            suite.add_test_cases(s.checks.iter().map(|c| case(s, c)));
+        }
+        suite.set_time(Duration::from_millis(millis(time)));
+        out.add_test_suite(suite);
+    }
+    out.to_string().context("cannot write JUnit XML")
+}
+
+fn millis(ms: u128) -> u64 {
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+fn case(s: &ScenarioResult, c: &CheckResult) -> TestCase {
+    let name = format!("{} :: {} :: {}", short_id(&s.id), c.requirement, c.what);
+    let headline = format!("{} {} {}", label(c.outcome), c.requirement, c.level);
+    let mut details = detail_text(c);
+    if let Some(e) = &s.setup_error {
+        details.push_str(&format!("scenario did not run: {e}\n"));
+    }
+    let status = match c.outcome {
+        Outcome::Fail => {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let message = match &c.mismatch {
+                Some(m) => format!("{headline}: expected {}, got {}", m.expected, m.got),
+                None => headline.clone(),
+            };
+            st.set_message(message)
+                .set_type(c.level.to_string())
+                .set_description(details.clone());
+            st
+        }
+        Outcome::Skip => {
+            let mut st = TestCaseStatus::skipped();
+            if let Some(r) = &c.skip_reason {
+                st.set_message(r.as_str());
+            }
+            st
+        }
+        Outcome::Pass | Outcome::Warn | Outcome::Info => TestCaseStatus::success(),
+    };
+    let mut tc = TestCase::new(name, status);
+    tc.set_classname(s.id.as_str());
+    if matches!(c.outcome, Outcome::Warn | Outcome::Info) {
+        tc.set_system_out(format!("{headline}  {}\n{details}", c.what));
+    }
+    tc
+}

@@ -1,0 +1,201 @@
+//! The Markdown summary of one run (`report.md`): fit for a CI job summary or a pull-request comment.
+
+use super::{detail_text, label, short_id, worst};
+use crate::report::{Outcome, RunReport};
+use crate::requirements::{Catalog, PROFILES};
+use std::fmt::Write as _;
+
+/// A human summary of `report`: the counts, then per profile a table of the requirements the run checked
+/// (ID, level, title, outcome, scenarios; the outcome is the worst of the requirement's checks), then every
+/// failed and warned check with its expected, got and request lines, and the scenarios that could not run.
+pub fn markdown(report: &RunReport, catalog: &Catalog) -> String {
+    let mut out = String::new();
+    let n = report.check_counts();
+    let count = |o: Outcome| report.scenarios.iter().filter(|s| s.outcome == o).count();
+    let verdict = match report.exit_code() {
+        0 => "PASS",
+        1 => "FAIL",
+        _ => "ERROR (the target never started)",
+    };
+    let _ = writeln!(out, "# authconform report: {}\n", cell(&report.target));
+    let _ = writeln!(
+        out,
+        "**{verdict}** · authconform {} · report schema {} · profiles: {} · {:.2} s\n",
+        cell(&report.authconform_version),
+        report.schema_version,
+        cell(&report.profiles.join(", ")),
+        report.duration_ms as f64 / 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "| | total | pass | fail | warn | skip | info |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let _ = writeln!(
+        out,
+        "| scenarios | {} | {} | {} | {} | {} | |",
+        report.scenarios.len(),
+        count(Outcome::Pass),
+        count(Outcome::Fail),
+        count(Outcome::Warn),
+        count(Outcome::Skip)
+    );
+    let _ = writeln!(
+        out,
+        "| checks | {} | {} | {} | {} | {} | {} |\n",
+        n.iter().sum::<usize>(),
+        n[0],
+        n[1],
+        n[2],
+        n[3],
+        n[4]
+    );
+    let failed = requirement_ids(report, Outcome::Fail);
+    if !failed.is_empty() {
+        let _ = writeln!(out, "Failed requirements: {}\n", failed.join(", "));
+    }
+    let warned = requirement_ids(report, Outcome::Warn);
+    if !warned.is_empty() {
+        let _ = writeln!(out, "Warned requirements: {}\n", warned.join(", "));
+    }
+
+    for profile in profiles_of(report) {
+        let in_catalog: Vec<_> = catalog.iter().filter(|r| r.profile == profile).collect();
+        let mut rows: Vec<(String, String, String)> = in_catalog
+            .iter()
+            .map(|r| (r.id.clone(), r.level.to_string(), r.title.clone()))
+            .collect();
+        // Requirements a report names that this catalog does not know (a report from another version).
+        for s in report.scenarios.iter().filter(|s| s.profile == profile) {
+            for c in &s.checks {
+                if catalog.get(&c.requirement).is_none()
+                    && !rows.iter().any(|r| r.0 == c.requirement)
+                {
+                    rows.push((
+                        c.requirement.clone(),
+                        c.level.to_string(),
+                        "(not in this catalog)".into(),
+                    ));
+                }
+            }
+        }
+        let mut table = String::new();
+        let mut checked = 0;
+        for (id, level, title) in &rows {
+            let checks: Vec<_> = report
+                .scenarios
+                .iter()
+                .flat_map(|s| s.checks.iter().map(move |c| (s, c)))
+                .filter(|(_, c)| &c.requirement == id)
+                .collect();
+            let Some(o) = worst(checks.iter().map(|(_, c)| *c)) else {
+                continue;
+            };
+            checked += 1;
+            let mut scenarios: Vec<&str> = checks.iter().map(|(s, _)| short_id(&s.id)).collect();
+            scenarios.dedup();
+            let _ = writeln!(
+                table,
+                "| {id} | {level} | {} | {} | {} |",
+                cell(title),
+                mark(o),
+                cell(&scenarios.join(", "))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "## Profile {profile}\n\n{checked} of {} requirements checked.\n",
+            in_catalog.len()
+        );
+        if checked > 0 {
+            let _ = writeln!(
+                out,
+                "| requirement | level | title | outcome | scenarios |\n| --- | --- | --- | --- | --- |\n{table}"
+            );
+        }
+    }
+
+    let problems: Vec<_> = report
+        .scenarios
+        .iter()
+        .flat_map(|s| s.checks.iter().map(move |c| (s, c)))
+        .filter(|(_, c)| matches!(c.outcome, Outcome::Fail | Outcome::Warn))
+        .collect();
+    if !problems.is_empty() {
+        let _ = writeln!(out, "## Failures and warnings\n");
+        for (s, c) in problems {
+            let _ = writeln!(
+                out,
+                "### {} {} {}: {}\n\nScenario `{}`: {}\n\n{}",
+                label(c.outcome),
+                c.requirement,
+                c.level,
+                cell(&c.what),
+                s.id,
+                cell(&s.title),
+                fenced(&detail_text(c))
+            );
+        }
+    }
+    let not_run: Vec<_> = report
+        .scenarios
+        .iter()
+        .filter_map(|s| s.setup_error.as_ref().map(|e| (s, e)))
+        .collect();
+    if !not_run.is_empty() {
+        let _ = writeln!(out, "## Scenarios that could not run\n");
+        for (s, e) in not_run {
+            let _ = writeln!(out, "### `{}`: {}\n\n{}", s.id, cell(&s.title), fenced(e));
+        }
+    }
+    out
+}
+
+/// Profiles of the report's scenarios, in catalog order (unknown ones last, in report order).
+fn profiles_of(report: &RunReport) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for s in &report.scenarios {
+        if !seen.contains(&s.profile) {
+            seen.push(s.profile.clone());
+        }
+    }
+    seen.sort_by_key(|p| PROFILES.iter().position(|x| x == p).unwrap_or(usize::MAX));
+    seen
+}
+
+/// Sorted, distinct IDs of requirements with at least one check of outcome `o`.
+fn requirement_ids(report: &RunReport, o: Outcome) -> Vec<String> {
+    let ids: std::collections::BTreeSet<&str> = report
+        .scenarios
+        .iter()
+        .flat_map(|s| &s.checks)
+        .filter(|c| c.outcome == o)
+        .map(|c| c.requirement.as_str())
+        .collect();
+    ids.into_iter().map(String::from).collect()
+}
+
+/// An outcome with a symbol, readable without colour.
+pub(super) fn mark(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass | Outcome::Info => "✅ pass",
+        Outcome::Fail => "❌ **FAIL**",
+        Outcome::Warn => "⚠️ warn",
+        Outcome::Skip => "➖ skip",
+    }
+}
+
+/// Text safe inside a Markdown table cell or heading: one line, no pipes, no raw HTML.
+pub(super) fn cell(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace(['\r', '\n'], " ")
+}
+
+/// `text` in a fenced code block whose fence is longer than any backtick run inside it.
+pub(super) fn fenced(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}text\n{}\n{fence}\n", text.trim_end())
+}
