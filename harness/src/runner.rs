@@ -394,9 +394,16 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
 
 async fn start_mocks(shared: &Shared) -> anyhow::Result<Mocks> {
     let tls = Some(shared.ca.server_config()?);
-    let trusted =
-        MockAuthServer::start(authconform_mocks::AuthServerConfig { tls: tls.clone() }).await?;
-    let untrusted = MockAuthServer::start(authconform_mocks::AuthServerConfig { tls }).await?;
+    let trusted = MockAuthServer::start(authconform_mocks::AuthServerConfig {
+        tls: tls.clone(),
+        ..Default::default()
+    })
+    .await?;
+    let untrusted = MockAuthServer::start(authconform_mocks::AuthServerConfig {
+        tls,
+        ..Default::default()
+    })
+    .await?;
     let upstream = MockUpstream::start().await;
     Ok(Mocks {
         trusted,

@@ -42,7 +42,17 @@ impl RunningServer {
         router: Router,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> anyhow::Result<RunningServer> {
-        let listener = bind_localhost()?;
+        Self::start_on(0, router, tls).await
+    }
+
+    /// Like [`RunningServer::start`], on `127.0.0.1:port`; port `0` lets the
+    /// operating system choose.
+    pub async fn start_on(
+        port: u16,
+        router: Router,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> anyhow::Result<RunningServer> {
+        let listener = bind_localhost(port)?;
         Self::from_listener(listener, router, tls)
     }
 
@@ -107,9 +117,10 @@ impl Drop for RunningServer {
     }
 }
 
-/// Bind a std listener on `127.0.0.1:0`.
-pub(crate) fn bind_localhost() -> anyhow::Result<TcpListener> {
-    TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).context("binding 127.0.0.1:0")
+/// Bind a std listener on `127.0.0.1:port` (`0`: any free port).
+pub(crate) fn bind_localhost(port: u16) -> anyhow::Result<TcpListener> {
+    TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port))
+        .with_context(|| format!("binding 127.0.0.1:{port}"))
 }
 
 /// The base URL for a server listening on `addr`.

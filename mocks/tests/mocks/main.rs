@@ -1,4 +1,11 @@
-//! End-to-end tests of the mock parties over real sockets.
+//! End-to-end tests of the mock parties over real sockets: one test binary,
+//! one module per mock.
+
+mod auth_server;
+mod device;
+mod standalone;
+mod support;
+mod upstream;
 
 use anyhow::Context;
 use authconform_mocks::{
@@ -26,6 +33,7 @@ async fn tls_auth_server() -> anyhow::Result<(TestCa, MockAuthServer, reqwest::C
     let ca = TestCa::generate()?;
     let server = MockAuthServer::start(AuthServerConfig {
         tls: Some(ca.server_config()?),
+        ..AuthServerConfig::default()
     })
     .await?;
     let client = client_trusting(&ca)?;
@@ -161,30 +169,25 @@ async fn metadata_fields_and_issuer() -> anyhow::Result<()> {
         );
         assert_eq!(
             m["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["none"])
+            serde_json::json!(["none", "client_secret_basic", "client_secret_post"])
         );
         assert_eq!(
             m["scopes_supported"],
             serde_json::json!(["mcp:read", "mcp:tools"])
         );
-    }
-    Ok(())
-}
-
-#[tokio::test]
-async fn authorize_and_token_are_not_faked() -> anyhow::Result<()> {
-    let (_ca, server, client) = tls_auth_server().await?;
-    for (method, path) in [
-        (reqwest::Method::GET, "/authorize"),
-        (reqwest::Method::POST, "/token"),
-    ] {
-        let response = client
-            .request(method, format!("{}{path}", server.issuer()))
-            .send()
-            .await?;
-        assert_eq!(response.status(), 501);
-        let body: Value = response.json().await?;
-        assert_eq!(body["error"], "temporarily_unavailable");
+        assert_eq!(m["registration_endpoint"], format!("{issuer}/register"));
+        assert_eq!(m["introspection_endpoint"], format!("{issuer}/introspect"));
+        assert_eq!(m["revocation_endpoint"], format!("{issuer}/revoke"));
+        assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+        // Every endpoint is served over https (OAUTH-AS-001).
+        for (name, value) in m.as_object().context("object")? {
+            if name.ends_with("_endpoint") || name == "jwks_uri" {
+                assert!(
+                    value.as_str().is_some_and(|u| u.starts_with("https://")),
+                    "{name}"
+                );
+            }
+        }
     }
     Ok(())
 }

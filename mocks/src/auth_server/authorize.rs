@@ -1,0 +1,259 @@
+//! `GET /authorize`: RFC 6749 §4.1.1 with PKCE (RFC 7636), resource
+//! indicators (RFC 8707) and the `iss` response parameter (RFC 9207).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{Code, Consent, Shared};
+use crate::journal::Outcome;
+use crate::oauth::{Form, OAuthError, html_page, random_token};
+
+/// A redirect to the client with the given parameters appended to the
+/// redirect URI's query.
+fn redirect(redirect_uri: &str, params: &[(&str, &str)], outcome: &str) -> Response {
+    let location = match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut query = url.query_pairs_mut();
+                for (name, value) in params {
+                    query.append_pair(name, value);
+                }
+            }
+            url.to_string()
+        }
+        // Registered URIs are validated, so this is unreachable in practice;
+        // never redirect somewhere unparseable.
+        Err(_) => {
+            return html_page(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the registered redirect_uri is not a valid URI",
+                "invalid_request",
+            );
+        }
+    };
+    let mut response = (
+        StatusCode::FOUND,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .extensions_mut()
+        .insert(Outcome(outcome.to_owned()));
+    response
+}
+
+/// An error redirected to the (validated) redirect URI.
+fn redirect_error(
+    redirect_uri: &str,
+    error: &OAuthError,
+    state: Option<&str>,
+    issuer: &str,
+) -> Response {
+    let mut params = vec![
+        ("error", error.error),
+        ("error_description", error.description.as_str()),
+    ];
+    if let Some(state) = state {
+        params.push(("state", state));
+    }
+    params.push(("iss", issuer));
+    redirect(redirect_uri, &params, error.error)
+}
+
+pub(super) async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let form = Form::parse(query.unwrap_or_default().as_bytes());
+    let page = |error: OAuthError| {
+        html_page(
+            StatusCode::BAD_REQUEST,
+            &format!("authorization error: {}", error.error),
+            &error.description,
+            error.error,
+        )
+    };
+
+    // 1. Client and redirect URI: failures here are never redirected
+    //    (RFC 6749 §4.1.2.1).
+    let client_id = match form.one("client_id") {
+        Ok(Some(id)) => id.to_owned(),
+        Ok(None) => return page(OAuthError::invalid_request("missing client_id")),
+        Err(e) => return page(e),
+    };
+    let client = match shared.grants().clients.get(&client_id) {
+        Some(client) => client.clone(),
+        None => {
+            return page(OAuthError::bad(
+                "invalid_client",
+                format!("unknown client_id `{client_id}`"),
+            ));
+        }
+    };
+    let (redirect_uri, redirect_explicit) = match form.one("redirect_uri") {
+        Err(e) => return page(e),
+        Ok(Some(uri)) => {
+            if !client.redirect_uris.iter().any(|r| r == uri) {
+                return page(OAuthError::invalid_request(format!(
+                    "redirect_uri `{uri}` is not registered for client `{client_id}` (exact match required)"
+                )));
+            }
+            (uri.to_owned(), true)
+        }
+        Ok(None) => match client.redirect_uris.as_slice() {
+            [only] => (only.clone(), false),
+            [] => {
+                return page(OAuthError::invalid_request(
+                    "the client has no registered redirect_uri",
+                ));
+            }
+            _ => {
+                return page(OAuthError::invalid_request(
+                    "redirect_uri is required: the client registered several",
+                ));
+            }
+        },
+    };
+
+    // 2. Everything else is reported to the client by redirect.
+    let state = match form.one("state") {
+        Ok(state) => state.map(str::to_owned),
+        Err(e) => return redirect_error(&redirect_uri, &e, None, &shared.issuer),
+    };
+    let fail = |e: OAuthError| redirect_error(&redirect_uri, &e, state.as_deref(), &shared.issuer);
+
+    let checked = (|| -> Result<(String, String, Vec<String>), OAuthError> {
+        for name in [
+            "response_type",
+            "code_challenge",
+            "code_challenge_method",
+            "scope",
+            "response_mode",
+            "nonce",
+        ] {
+            form.one(name)?;
+        }
+        match form.required("response_type")? {
+            "code" => {}
+            other => {
+                return Err(OAuthError::bad(
+                    "unsupported_response_type",
+                    format!("response_type `{other}` is not supported (only `code`)"),
+                ));
+            }
+        }
+        if let Some(mode) = form.one("response_mode")?
+            && mode != "query"
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "response_mode `{mode}` is not supported (only `query`)"
+            )));
+        }
+        if !client.allows("authorization_code") {
+            return Err(OAuthError::bad(
+                "unauthorized_client",
+                "the client is not registered for the authorization_code grant",
+            ));
+        }
+        let challenge = form.one("code_challenge")?.ok_or_else(|| {
+            OAuthError::invalid_request("code_challenge is required (PKCE, RFC 7636)")
+        })?;
+        match form.one("code_challenge_method")? {
+            Some("S256") => {}
+            Some(other) => {
+                return Err(OAuthError::invalid_request(format!(
+                    "code_challenge_method `{other}` is not supported (only S256)"
+                )));
+            }
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "code_challenge_method is missing, which means `plain`: only S256 is supported",
+                ));
+            }
+        }
+        if challenge.len() != 43
+            || !challenge
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(OAuthError::invalid_request(
+                "code_challenge is not a base64url SHA-256 digest (43 characters)",
+            ));
+        }
+        let scope = match form.one("scope")? {
+            Some(scope) => {
+                if !shared.scope_allowed(scope) {
+                    return Err(OAuthError::bad(
+                        "invalid_scope",
+                        format!("scope `{scope}` is not within scopes_supported"),
+                    ));
+                }
+                scope.to_owned()
+            }
+            None => shared.scopes_supported.join(" "),
+        };
+        let mut resources = Vec::new();
+        for resource in form.all("resource") {
+            if !shared.resource_allowed(resource) {
+                return Err(OAuthError::bad(
+                    "invalid_target",
+                    format!(
+                        "resource `{resource}` is not an acceptable absolute URI without a fragment"
+                    ),
+                ));
+            }
+            if !resources.iter().any(|r| r == resource) {
+                resources.push(resource.to_owned());
+            }
+        }
+        Ok((challenge.to_owned(), scope, resources))
+    })();
+    let (challenge, scope, resources) = match checked {
+        Ok(values) => values,
+        Err(e) => return fail(e),
+    };
+
+    // 3. The scripted resource owner.
+    let consent = *shared.consent.lock().unwrap_or_else(|e| e.into_inner());
+    match consent {
+        Consent::Approve => {}
+        Consent::Delay(delay) => tokio::time::sleep(delay).await,
+        Consent::Deny => {
+            return fail(OAuthError::bad(
+                "access_denied",
+                "the resource owner denied the request",
+            ));
+        }
+    }
+
+    let code = random_token(32);
+    shared.grants().codes.insert(
+        code.clone(),
+        Code {
+            client_id,
+            redirect_uri: redirect_uri.clone(),
+            redirect_explicit,
+            challenge,
+            scope,
+            resources,
+            subject: shared.subject.clone(),
+            expires: Instant::now() + shared.code_lifetime,
+            consumed: false,
+            family: None,
+        },
+    );
+    let mut params = vec![("code", code.as_str())];
+    if let Some(state) = state.as_deref() {
+        params.push(("state", state));
+    }
+    params.push(("iss", shared.issuer.as_str()));
+    redirect(&redirect_uri, &params, "code_issued")
+}

@@ -1,0 +1,492 @@
+//! `POST /token` (RFC 6749 §4.1.3, §4.4, §6; RFC 7636 §4.6; RFC 8707),
+//! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009), with client
+//! authentication (RFC 6749 §2.3).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::{AuthMethod, Client, Family, Grants, Refresh, Shared};
+use crate::journal::Outcome;
+use crate::oauth::{
+    Form, HeaderCredentials, OAuthError, form_body, header_credentials, json_no_store,
+    random_token, s256_challenge, secret_eq, valid_verifier,
+};
+
+/// Who is calling, after authentication.
+struct Caller {
+    client_id: String,
+    client: Client,
+    /// Whether the client proved possession of a secret.
+    authenticated: bool,
+}
+
+/// RFC 6749 §2.3: authenticate (confidential) or identify (public) the
+/// client. Every failure is `invalid_client` (401 with a Basic challenge)
+/// except using two methods at once, which is `invalid_request`.
+fn authenticate(grants: &Grants, headers: &HeaderMap, form: &Form) -> Result<Caller, OAuthError> {
+    let body_id = form.one("client_id")?;
+    let body_secret = form.one("client_secret")?;
+    let (client_id, secret, via) = match header_credentials(headers)? {
+        HeaderCredentials::Basic { client_id, secret } => {
+            if body_secret.is_some() {
+                return Err(OAuthError::invalid_request(
+                    "the client used more than one authentication method (Basic and client_secret)",
+                ));
+            }
+            if body_id.is_some_and(|id| id != client_id) {
+                return Err(OAuthError::invalid_client(
+                    "client_id in the body differs from the Basic credentials",
+                ));
+            }
+            (client_id, Some(secret), AuthMethod::Basic)
+        }
+        HeaderCredentials::None => match (body_id, body_secret) {
+            (Some(id), Some(secret)) => (id.to_owned(), Some(secret.to_owned()), AuthMethod::Post),
+            (Some(id), None) => (id.to_owned(), None, AuthMethod::None),
+            (None, _) => {
+                return Err(OAuthError::invalid_client(
+                    "no client authentication and no client_id",
+                ));
+            }
+        },
+    };
+    let client = grants
+        .clients
+        .get(&client_id)
+        .cloned()
+        .ok_or_else(|| OAuthError::invalid_client(format!("unknown client `{client_id}`")))?;
+    let authenticated = match (&client.secret, secret) {
+        (None, None) => false,
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_client(
+                "a public client sent a client secret",
+            ));
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_client(
+                "client authentication is required for this confidential client",
+            ));
+        }
+        (Some(expected), Some(given)) => {
+            let method_ok = match client.method {
+                AuthMethod::BasicOrPost => matches!(via, AuthMethod::Basic | AuthMethod::Post),
+                registered => registered == via,
+            };
+            if !method_ok {
+                return Err(OAuthError::invalid_client(
+                    "the client used a different authentication method than it registered",
+                ));
+            }
+            if !secret_eq(expected, &given) {
+                return Err(OAuthError::invalid_client("client authentication failed"));
+            }
+            true
+        }
+    };
+    Ok(Caller {
+        client_id,
+        client,
+        authenticated,
+    })
+}
+
+fn token_response(
+    access_token: &str,
+    expires_in: u64,
+    refresh_token: Option<&str>,
+    scope: &str,
+) -> Response {
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    });
+    if let Some(rt) = refresh_token {
+        body["refresh_token"] = Value::from(rt);
+    }
+    if !scope.is_empty() {
+        body["scope"] = Value::from(scope);
+    }
+    json_no_store(StatusCode::OK, body, "token_issued")
+}
+
+/// Validate every `resource` of a token request; when `authorized` is not
+/// empty, each must be one of them (RFC 8707 §2.2).
+fn token_resources(
+    shared: &Shared,
+    form: &Form,
+    authorized: &[String],
+) -> Result<Vec<String>, OAuthError> {
+    let mut out: Vec<String> = Vec::new();
+    for resource in form.all("resource") {
+        if !shared.resource_allowed(resource) {
+            return Err(OAuthError::bad(
+                "invalid_target",
+                format!(
+                    "resource `{resource}` is not an acceptable absolute URI without a fragment"
+                ),
+            ));
+        }
+        if !authorized.is_empty() && !authorized.iter().any(|r| r == resource) {
+            return Err(OAuthError::bad(
+                "invalid_target",
+                format!("resource `{resource}` was not authorized for this grant"),
+            ));
+        }
+        if !out.iter().any(|r| r == resource) {
+            out.push(resource.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// A requested scope, which must be a subset of `granted`.
+fn narrowed_scope(form: &Form, granted: &str) -> Result<String, OAuthError> {
+    match form.one("scope")? {
+        None => Ok(granted.to_owned()),
+        Some(scope) => {
+            let granted: Vec<&str> = granted.split(' ').collect();
+            if scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .all(|s| granted.contains(&s))
+            {
+                Ok(scope.to_owned())
+            } else {
+                Err(OAuthError::bad(
+                    "invalid_scope",
+                    format!("scope `{scope}` exceeds the granted scope"),
+                ))
+            }
+        }
+    }
+}
+
+pub(super) async fn token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match token_inner(&shared, &headers, &body) {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+fn token_inner(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+    let form = form_body(headers, body)?;
+    let mut grants = shared.grants();
+    let grant_type = form.required("grant_type")?.to_owned();
+    let caller = authenticate(&grants, headers, &form)?;
+    match grant_type.as_str() {
+        "authorization_code" => authorization_code(shared, &mut grants, &form, &caller),
+        "refresh_token" => refresh_token(shared, &mut grants, &form, &caller),
+        "client_credentials" => client_credentials(shared, &mut grants, &form, &caller),
+        other => Err(OAuthError::bad(
+            "unsupported_grant_type",
+            format!("grant_type `{other}` is not supported"),
+        )),
+    }
+}
+
+fn authorization_code(
+    shared: &Shared,
+    grants: &mut Grants,
+    form: &Form,
+    caller: &Caller,
+) -> Result<Response, OAuthError> {
+    if !caller.client.allows("authorization_code") {
+        return Err(OAuthError::bad(
+            "unauthorized_client",
+            "the client is not registered for the authorization_code grant",
+        ));
+    }
+    let code_value = form.required("code")?;
+    let verifier = form.one("code_verifier")?;
+    let redirect_uri = form.one("redirect_uri")?;
+    let Some(code) = grants.codes.get_mut(code_value) else {
+        return Err(OAuthError::invalid_grant("unknown authorization code"));
+    };
+    if code.consumed {
+        // Replay: revoke everything issued from this code (OAuth 2.1 §4.1.3).
+        let family = code.family;
+        if let Some(family) = family {
+            grants.revoke_family(family);
+        }
+        return Err(OAuthError::invalid_grant(
+            "authorization code already used; tokens issued from it are revoked",
+        ));
+    }
+    code.consumed = true;
+    let code = code.clone();
+    if code.client_id != caller.client_id {
+        return Err(OAuthError::invalid_grant(
+            "authorization code was issued to another client",
+        ));
+    }
+    if Instant::now() >= code.expires {
+        return Err(OAuthError::invalid_grant("authorization code expired"));
+    }
+    match redirect_uri {
+        Some(uri) if uri != code.redirect_uri => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri differs from the authorization request",
+            ));
+        }
+        None if code.redirect_explicit => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri is required: the authorization request included it",
+            ));
+        }
+        _ => {}
+    }
+    let Some(verifier) = verifier else {
+        return Err(OAuthError::invalid_grant(
+            "code_verifier is required (PKCE, RFC 7636)",
+        ));
+    };
+    if !valid_verifier(verifier) || !secret_eq(&s256_challenge(verifier), &code.challenge) {
+        return Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
+    }
+    let resources = token_resources(shared, form, &code.resources)?;
+    let resources = if resources.is_empty() {
+        code.resources.clone()
+    } else {
+        resources
+    };
+    let scope = narrowed_scope(form, &code.scope)?;
+    let family = grants.new_family(Family {
+        client_id: caller.client_id.clone(),
+        subject: code.subject.clone(),
+        scope: scope.clone(),
+        resources: resources.clone(),
+        revoked: false,
+        jtis: Vec::new(),
+    });
+    if let Some(stored) = grants.codes.get_mut(code_value) {
+        stored.family = Some(family);
+    }
+    let (access, expires_in) = shared.issue_access_token(grants, family, &scope, &resources)?;
+    let refresh = caller.client.allows("refresh_token").then(|| {
+        let rt = random_token(32);
+        grants.refresh.insert(
+            rt.clone(),
+            Refresh {
+                family,
+                superseded: false,
+            },
+        );
+        rt
+    });
+    Ok(token_response(
+        &access,
+        expires_in,
+        refresh.as_deref(),
+        &scope,
+    ))
+}
+
+fn refresh_token(
+    shared: &Shared,
+    grants: &mut Grants,
+    form: &Form,
+    caller: &Caller,
+) -> Result<Response, OAuthError> {
+    if !caller.client.allows("refresh_token") {
+        return Err(OAuthError::bad(
+            "unauthorized_client",
+            "the client is not registered for the refresh_token grant",
+        ));
+    }
+    let presented = form.required("refresh_token")?;
+    let Some(record) = grants.refresh.get(presented).cloned() else {
+        return Err(OAuthError::invalid_grant("unknown refresh token"));
+    };
+    let Some(family) = grants.families.get(&record.family).cloned() else {
+        return Err(OAuthError::invalid_grant("unknown refresh token"));
+    };
+    if family.client_id != caller.client_id {
+        return Err(OAuthError::invalid_grant(
+            "refresh token was issued to another client",
+        ));
+    }
+    if family.revoked {
+        return Err(OAuthError::invalid_grant("refresh token revoked"));
+    }
+    if record.superseded {
+        grants.revoke_family(record.family);
+        return Err(OAuthError::invalid_grant(
+            "refresh token already used (rotated); the token family is revoked",
+        ));
+    }
+    let scope = narrowed_scope(form, &family.scope)?;
+    let resources = token_resources(shared, form, &family.resources)?;
+    if let Some(r) = grants.refresh.get_mut(presented) {
+        r.superseded = true;
+    }
+    // The new access token may be narrower than the grant; the grant (and
+    // so later refreshes) keeps its full scope and resources.
+    let resources = if resources.is_empty() {
+        family.resources.clone()
+    } else {
+        resources
+    };
+    let (access, expires_in) =
+        shared.issue_access_token(grants, record.family, &scope, &resources)?;
+    let rt = random_token(32);
+    grants.refresh.insert(
+        rt.clone(),
+        Refresh {
+            family: record.family,
+            superseded: false,
+        },
+    );
+    Ok(token_response(&access, expires_in, Some(&rt), &scope))
+}
+
+fn client_credentials(
+    shared: &Shared,
+    grants: &mut Grants,
+    form: &Form,
+    caller: &Caller,
+) -> Result<Response, OAuthError> {
+    if !caller.authenticated || !caller.client.allows("client_credentials") {
+        return Err(OAuthError::bad(
+            "unauthorized_client",
+            "client_credentials needs a confidential client registered for it",
+        ));
+    }
+    let scope = match form.one("scope")? {
+        Some(scope) if !shared.scope_allowed(scope) => {
+            return Err(OAuthError::bad(
+                "invalid_scope",
+                format!("scope `{scope}` is not within scopes_supported"),
+            ));
+        }
+        Some(scope) => scope.to_owned(),
+        None => shared.scopes_supported.join(" "),
+    };
+    let resources = token_resources(shared, form, &[])?;
+    let family = grants.new_family(Family {
+        client_id: caller.client_id.clone(),
+        subject: caller.client_id.clone(),
+        scope: scope.clone(),
+        resources: resources.clone(),
+        revoked: false,
+        jtis: Vec::new(),
+    });
+    let (access, expires_in) = shared.issue_access_token(grants, family, &scope, &resources)?;
+    Ok(token_response(&access, expires_in, None, &scope))
+}
+
+pub(super) async fn introspect(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = (|| -> Result<Response, OAuthError> {
+        let form = form_body(&headers, &body)?;
+        let grants = shared.grants();
+        let caller = authenticate(&grants, &headers, &form)?;
+        if !caller.authenticated {
+            return Err(OAuthError::invalid_client(
+                "introspection requires an authenticated (confidential) client",
+            ));
+        }
+        let token = form.required("token")?;
+        form.one("token_type_hint")?;
+        let body = introspection(&shared, &grants, token);
+        let outcome = if body["active"] == Value::Bool(true) {
+            "active"
+        } else {
+            "inactive"
+        };
+        Ok(json_no_store(StatusCode::OK, body, outcome))
+    })();
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn introspection(shared: &Shared, grants: &Grants, token: &str) -> Value {
+    if let Some(record) = grants.refresh.get(token) {
+        if let Some(family) = grants.families.get(&record.family)
+            && !record.superseded
+            && !family.revoked
+        {
+            return json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "client_id": family.client_id,
+                "sub": family.subject,
+                "scope": family.scope,
+                "iss": shared.issuer,
+            });
+        }
+        return json!({"active": false});
+    }
+    match shared.validate_access_token(token, &grants.revoked_jtis) {
+        Some(claims) => {
+            let mut out = Map::new();
+            out.insert("active".into(), Value::Bool(true));
+            out.insert("token_type".into(), Value::from("Bearer"));
+            for (name, value) in claims {
+                out.entry(name).or_insert(value);
+            }
+            Value::Object(out)
+        }
+        None => json!({"active": false}),
+    }
+}
+
+pub(super) async fn revoke(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = (|| -> Result<Response, OAuthError> {
+        let form = form_body(&headers, &body)?;
+        let mut grants = shared.grants();
+        let caller = authenticate(&grants, &headers, &form)?;
+        let token = form.required("token")?;
+        form.one("token_type_hint")?;
+        let mut outcome = "ignored";
+        if let Some(record) = grants.refresh.get(token).cloned() {
+            let owner = grants
+                .families
+                .get(&record.family)
+                .map(|f| f.client_id.clone());
+            if owner.as_deref() != Some(caller.client_id.as_str()) {
+                return Err(OAuthError::invalid_grant(
+                    "the token was issued to another client",
+                ));
+            }
+            // RFC 7009 §2.1: revoking a refresh token also invalidates the
+            // access tokens of the same grant.
+            grants.revoke_family(record.family);
+            outcome = "revoked";
+        } else if let Some(claims) = shared.validate_access_token(token, &grants.revoked_jtis) {
+            if claims.get("client_id").and_then(Value::as_str) != Some(caller.client_id.as_str()) {
+                return Err(OAuthError::invalid_grant(
+                    "the token was issued to another client",
+                ));
+            }
+            if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
+                grants.revoked_jtis.insert(jti.to_owned());
+                outcome = "revoked";
+            }
+        }
+        let mut response = StatusCode::OK.into_response();
+        response
+            .extensions_mut()
+            .insert(Outcome(outcome.to_owned()));
+        Ok(response)
+    })();
+    result.unwrap_or_else(IntoResponse::into_response)
+}
