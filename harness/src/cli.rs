@@ -30,6 +30,8 @@ pub enum Command {
     Run(RunArgs),
     /// List scenarios, or requirements with the scenarios that check them.
     List(ListArgs),
+    /// Fold several JSON reports (`run --json` / `--report-dir`) into one compatibility table.
+    Matrix(MatrixArgs),
     /// The bundled reference implementation (what `targets/reference.toml` launches).
     Reference(authconform_reference::ReferenceCli),
 }
@@ -85,6 +87,23 @@ pub struct RunArgs {
     /// Write the checks that failed in this run as a baseline file.
     #[arg(long)]
     pub write_baseline: Option<PathBuf>,
+    /// Write report.json (versioned schema), junit.xml and report.md into this folder.
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// Options of `matrix`.
+#[derive(clap::Args, Debug)]
+pub struct MatrixArgs {
+    /// JSON reports, one per target (columns, in this order).
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Write the Markdown table here instead of printing it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also write a self-contained HTML page here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 /// Options of `list`.
@@ -130,6 +149,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => ExitCode::from(rt.block_on(run(args)) as u8),
         Command::List(args) => ExitCode::from(list(args) as u8),
+        Command::Matrix(args) => ExitCode::from(matrix(args) as u8),
         Command::Reference(r) => match rt.block_on(authconform_reference::run(r)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -318,6 +338,12 @@ async fn run(args: RunArgs) -> i32 {
             return 2;
         }
     }
+    if let Some(dir) = &args.report_dir {
+        if let Err(e) = crate::reports::write_all(&report, &Catalog::builtin(), dir) {
+            eprintln!("authconform: cannot write reports to {}: {e:#}", dir.display());
+            return 2;
+        }
+    }
     if let Some(path) = &args.write_baseline {
         let written = toml::to_string_pretty(&Baseline::from_failures(&report))
             .map_err(|e| e.to_string())
@@ -334,6 +360,41 @@ async fn run(args: RunArgs) -> i32 {
     } else {
         0
     }
+}
+
+fn matrix(args: MatrixArgs) -> i32 {
+    let mut loaded = Vec::new();
+    for p in &args.reports {
+        match crate::reports::load(p) {
+            Ok(r) => loaded.push((p.clone(), r)),
+            Err(e) => {
+                eprintln!("authconform: {e:#}");
+                return 2;
+            }
+        }
+    }
+    let labels = crate::reports::labels(&loaded);
+    let columns: Vec<(String, crate::report::RunReport)> =
+        labels.into_iter().zip(loaded.into_iter().map(|(_, r)| r)).collect();
+    let m = crate::reports::Matrix::build(&columns, &Catalog::builtin());
+    let md = m.to_markdown();
+    let write = |path: &Path, text: &str| {
+        std::fs::write(path, text).map_err(|e| eprintln!("authconform: cannot write {}: {e}", path.display()))
+    };
+    match &args.out {
+        Some(p) => {
+            if write(p, &md).is_err() {
+                return 2;
+            }
+        }
+        None => print!("{md}"),
+    }
+    if let Some(p) = &args.html {
+        if write(p, &m.to_html()).is_err() {
+            return 2;
+        }
+    }
+    0
 }
 
 fn list(args: ListArgs) -> i32 {
