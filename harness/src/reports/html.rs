@@ -33,7 +33,7 @@ th[scope=row] { font-weight: normal; max-width: 34em; }
 th[scope=row] .id { font-weight: bold; font-size: 13px; white-space: nowrap; }
 th[scope=row] .title { display: block; color: var(--muted); font-size: 12px; }
 td.lvl { font-size: 12px; color: var(--muted); }
-td.o { text-align: center; font-weight: bold; font-size: 13px; white-space: nowrap; border-left: 1px solid #fff; }
+table.matrix td.o { text-align: center; font-weight: bold; font-size: 13px; white-space: nowrap; border-left: 1px solid #fff; }
 .o.pass { background: var(--pass-bg); color: var(--pass-fg); }
 .o.fail { background: var(--fail-bg); color: var(--fail-fg); }
 .o.warn { background: var(--warn-bg); color: var(--warn-fg); }
@@ -53,7 +53,7 @@ article.problem h4 .o { padding: 1px 8px; border-radius: 4px; margin-right: 6px;
 .check .what { font-weight: bold; }
 dl.lines { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 4px 0 0 16px; }
 dl.lines dt { color: var(--muted); }
-dl.lines dd { margin: 0; font-family: "DejaVu Sans Mono", monospace; font-size: 12.5px; overflow-wrap: anywhere; }
+dl.lines dd { margin: 0; white-space: pre-wrap; font-family: "DejaVu Sans Mono", monospace; font-size: 12.5px; overflow-wrap: anywhere; }
 details { margin: 8px 0 0; }
 summary { cursor: pointer; color: #0969da; }
 pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 4px 0 8px;
@@ -307,8 +307,49 @@ fn transcript(h: &mut String, s: &ScenarioResult, culprits: &BTreeSet<String>) {
     h.push_str("</details>\n");
 }
 
+/// `v` as indented JSON, with short arrays of scalars (header pairs) kept on one line.
 fn pretty(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    let mut out = String::new();
+    pretty_into(&mut out, v, 0);
+    out
+}
+
+fn pretty_into(out: &mut String, v: &serde_json::Value, indent: usize) {
+    use serde_json::Value;
+    let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
+    match v {
+        Value::Array(items) if items.is_empty() => out.push_str("[]"),
+        Value::Array(items)
+            if items.iter().all(|i| !i.is_array() && !i.is_object())
+                && items.iter().map(|i| i.to_string().len() + 2).sum::<usize>() <= 100 =>
+        {
+            let inline: Vec<String> = items.iter().map(Value::to_string).collect();
+            let _ = write!(out, "[{}]", inline.join(", "));
+        }
+        Value::Array(items) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                pad(out, indent + 2);
+                pretty_into(out, item, indent + 2);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push(']');
+        }
+        Value::Object(map) if map.is_empty() => out.push_str("{}"),
+        Value::Object(map) => {
+            out.push_str("{\n");
+            for (i, (k, item)) in map.iter().enumerate() {
+                pad(out, indent + 2);
+                let _ = write!(out, "{}: ", Value::String(k.clone()));
+                pretty_into(out, item, indent + 2);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// The fragment ID of the details of `requirement` in column `col`.
@@ -373,6 +414,14 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;"
         );
         assert_eq!(anchor(0, "OAUTH-401-005"), "c1-OAUTH-401-005");
-        assert_eq!(anchor(2, "X\"><b>"), "c3-X____b_");
+        assert_eq!(anchor(2, "X\"><b>"), "c3-X___b_");
+    }
+
+    #[test]
+    fn pretty_json_keeps_short_scalar_arrays_inline_and_stays_json() {
+        let v = serde_json::json!({"headers": [["Accept", "*/*"]], "empty": [], "o": {}, "n": [1, {"a": null}]});
+        let text = pretty(&v);
+        assert!(text.contains("[\"Accept\", \"*/*\"]"), "{text}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), v);
     }
 }

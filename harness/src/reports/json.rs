@@ -39,33 +39,47 @@ pub fn load(path: &Path) -> anyhow::Result<RunReport> {
 }
 
 /// Column labels for report files, in order: each report's target name, or its file stem when several
-/// reports share a target name (and the whole path when even the stems collide). Labels are unique.
+/// reports share a target name. When the stems collide too (`--report-dir` always writes `report.json`),
+/// the name of the folder holding the file, then `folder/stem`, then the whole path. Labels are unique.
 pub fn labels(paths_and_reports: &[(PathBuf, RunReport)]) -> Vec<String> {
     let mut targets: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, r) in paths_and_reports {
         *targets.entry(r.target.as_str()).or_default() += 1;
     }
-    let stem = |p: &Path| {
-        p.file_stem()
+    // Ever longer names for a file; the first level at which a shared target's files differ is used.
+    let names = |p: &Path| -> [String; 4] {
+        let stem = p
+            .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| p.display().to_string())
+            .unwrap_or_else(|| p.display().to_string());
+        let folder = p
+            .parent()
+            .and_then(Path::file_name)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| stem.clone());
+        [
+            stem.clone(),
+            folder.clone(),
+            format!("{folder}/{stem}"),
+            p.display().to_string(),
+        ]
     };
-    let mut stems: BTreeMap<String, usize> = BTreeMap::new();
-    for (p, r) in paths_and_reports {
-        if targets[r.target.as_str()] > 1 {
-            *stems.entry(stem(p)).or_default() += 1;
-        }
-    }
     let mut out: Vec<String> = Vec::with_capacity(paths_and_reports.len());
     for (p, r) in paths_and_reports {
         let mut label = if targets[r.target.as_str()] == 1 {
             r.target.clone()
-        } else if stems[&stem(p)] == 1 {
-            stem(p)
         } else {
-            p.display().to_string()
+            let sharing: Vec<[String; 4]> = paths_and_reports
+                .iter()
+                .filter(|(_, x)| x.target == r.target)
+                .map(|(q, _)| names(q))
+                .collect();
+            let mine = names(p);
+            (0..4)
+                .find(|&level| sharing.iter().filter(|n| n[level] == mine[level]).count() == 1)
+                .map_or_else(|| mine[3].clone(), |level| mine[level].clone())
         };
-        // The same path given twice, or a stem equal to another report's target name.
+        // The same path given twice, or a file name equal to another report's target name.
         if out.contains(&label) {
             let base = label.clone();
             let mut n = 2;

@@ -80,6 +80,7 @@ pub fn markdown(report: &RunReport, catalog: &Catalog) -> String {
         }
         let mut table = String::new();
         let mut checked = 0;
+        let mut unchecked = Vec::new();
         for (id, level, title) in &rows {
             let checks: Vec<_> = report
                 .scenarios
@@ -88,6 +89,7 @@ pub fn markdown(report: &RunReport, catalog: &Catalog) -> String {
                 .filter(|(_, c)| &c.requirement == id)
                 .collect();
             let Some(o) = worst(checks.iter().map(|(_, c)| *c)) else {
+                unchecked.push(id.as_str());
                 continue;
             };
             checked += 1;
@@ -111,6 +113,9 @@ pub fn markdown(report: &RunReport, catalog: &Catalog) -> String {
                 out,
                 "| requirement | level | title | outcome | scenarios |\n| --- | --- | --- | --- | --- |\n{table}"
             );
+        }
+        if !unchecked.is_empty() {
+            let _ = writeln!(out, "Not checked by this run: {}.\n", unchecked.join(", "));
         }
     }
 
