@@ -84,7 +84,9 @@ impl Baseline {
     }
 
     fn matches(e: &Expected, scenario: &str, requirement: &str, what: &str) -> bool {
-        e.scenario == scenario && e.requirement == requirement && e.what.as_deref().is_none_or(|w| w == what)
+        e.scenario == scenario
+            && e.requirement == requirement
+            && e.what.as_deref().is_none_or(|w| w == what)
     }
 
     /// Judges `report` against this baseline.
@@ -96,7 +98,11 @@ impl Baseline {
                     continue;
                 }
                 let line = format!("{} {} {}", s.id, c.requirement, c.what);
-                if self.expected.iter().any(|e| Self::matches(e, &s.id, &c.requirement, &c.what)) {
+                if self
+                    .expected
+                    .iter()
+                    .any(|e| Self::matches(e, &s.id, &c.requirement, &c.what))
+                {
                     gate.expected_failures.push(line);
                 } else {
                     gate.unexpected_failures.push(line);
@@ -169,6 +175,9 @@ mod tests {
         assert!(!gate.passes());
         assert_eq!(gate.now_passing.len(), 1);
         let skipped = report(Outcome::Skip);
-        assert!(base.judge(&skipped).passes(), "an entry whose check did not run says nothing");
+        assert!(
+            base.judge(&skipped).passes(),
+            "an entry whose check did not run says nothing"
+        );
     }
 }

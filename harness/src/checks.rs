@@ -364,6 +364,38 @@ fn upstream(u: &UpstreamExpect, vars: &Vars, journal: &[JournalEntry]) -> Result
             format!("{} request(s)", journal.len()),
         ));
     }
+    if let Some(n) = u.requests
+        && journal.len() != n
+    {
+        return Err((
+            format!("exactly {n} request(s) at the mock upstream"),
+            format!("{} request(s)", journal.len()),
+        ));
+    }
+    for (name, value) in &u.header {
+        let want = expand(vars, value)?;
+        if let Some(e) = journal.iter().find(|e| {
+            !e.headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case(name) && *v == want)
+        }) {
+            let got = e
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str());
+            return Err((
+                format!("every upstream request carrying `{name}: {value}`"),
+                format!(
+                    "{} {} carried {}",
+                    e.method,
+                    e.path,
+                    got.map(|v| format!("`{name}: {v}`"))
+                        .unwrap_or_else(|| format!("no `{name}`"))
+                ),
+            ));
+        }
+    }
     for t in &u.never_contains {
         let needle = expand(vars, t)?;
         for e in journal {

@@ -1,12 +1,12 @@
 //! The command line: `run`, `list`, and `reference` (the bundled reference implementation).
 
-use crate::report::{self, Style};
-use crate::requirements::{Catalog, PROFILES};
 use crate::baseline::Baseline;
 use crate::progress::{Display, Progress};
+use crate::report::{self, Style};
+use crate::requirements::{Catalog, PROFILES};
 use crate::runner::{self, RunConfig};
-use crate::snapshot;
 use crate::scenario::{self, Scenario};
+use crate::snapshot;
 use crate::target::Target;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -32,6 +32,8 @@ pub enum Command {
     List(ListArgs),
     /// Fold several JSON reports (`run --json` / `--report-dir`) into one compatibility table.
     Matrix(MatrixArgs),
+    /// The mocks alone on loopback (authorization server, upstream API, device-flow server), for manual poking.
+    Mocks(authconform_mocks::standalone::MocksCli),
     /// The bundled reference implementation (what `targets/reference.toml` launches).
     Reference(authconform_reference::ReferenceCli),
 }
@@ -136,7 +138,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Run(args) = &cli.command {
         // insta reads its settings from the environment: set them before any thread exists.
-        let mode = if args.update_snapshots { snapshot::Mode::Update } else { snapshot::Mode::Check };
+        let mode = if args.update_snapshots {
+            snapshot::Mode::Update
+        } else {
+            snapshot::Mode::Check
+        };
         snapshot::configure(mode, &project_root());
     }
     let rt = match tokio::runtime::Runtime::new() {
@@ -150,6 +156,13 @@ pub fn main() -> ExitCode {
         Command::Run(args) => ExitCode::from(rt.block_on(run(args)) as u8),
         Command::List(args) => ExitCode::from(list(args) as u8),
         Command::Matrix(args) => ExitCode::from(matrix(args) as u8),
+        Command::Mocks(m) => match rt.block_on(authconform_mocks::standalone::run(m)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("authconform mocks: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::Reference(r) => match rt.block_on(authconform_reference::run(r)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -209,7 +222,10 @@ async fn run(args: RunArgs) -> i32 {
         }
     };
     if scenarios.is_empty() {
-        eprintln!("authconform: no scenario selected (target profiles: {})", target.profiles.join(", "));
+        eprintln!(
+            "authconform: no scenario selected (target profiles: {})",
+            target.profiles.join(", ")
+        );
         return 2;
     }
     let baseline = match &args.baseline {
@@ -223,7 +239,10 @@ async fn run(args: RunArgs) -> i32 {
         None => None,
     };
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let style = Style { color, verbose: args.verbose };
+    let style = Style {
+        color,
+        verbose: args.verbose,
+    };
     let display = if args.quiet {
         Display::Quiet
     } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
@@ -245,7 +264,11 @@ async fn run(args: RunArgs) -> i32 {
     let cfg = RunConfig {
         target,
         scenarios,
-        jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4)),
+        jobs: args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get() * 2)
+                .unwrap_or(4)
+        }),
         step_timeout: Duration::from_millis(args.step_timeout_ms),
         scenario_timeout: Duration::from_secs(args.scenario_timeout_s),
         run_timeout: Duration::from_secs(args.run_timeout_s),
@@ -267,7 +290,10 @@ async fn run(args: RunArgs) -> i32 {
     }
     let text = report::render(&report, style);
     if args.quiet {
-        for l in text.lines().filter(|l| l.starts_with("target ") || l.starts_with("failed ")) {
+        for l in text
+            .lines()
+            .filter(|l| l.starts_with("target ") || l.starts_with("failed "))
+        {
             println!("{l}");
         }
     } else {
@@ -280,7 +306,10 @@ async fn run(args: RunArgs) -> i32 {
         failed = !gate.passes();
         println!(
             "baseline {}: {} expected failure(s), {} unexpected, {} now passing",
-            args.baseline.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
+            args.baseline
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             gate.expected_failures.len(),
             gate.unexpected_failures.len(),
             gate.now_passing.len()
@@ -293,13 +322,23 @@ async fn run(args: RunArgs) -> i32 {
                 "  now passing, remove from the baseline: {} {}{}",
                 e.scenario,
                 e.requirement,
-                e.what.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+                e.what
+                    .as_deref()
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default()
             );
         }
     }
     if !args.no_snapshots {
-        let dir = args.snapshots.clone().unwrap_or_else(|| project_root().join("snapshots"));
-        let mode = if args.update_snapshots { snapshot::Mode::Update } else { snapshot::Mode::Check };
+        let dir = args
+            .snapshots
+            .clone()
+            .unwrap_or_else(|| project_root().join("snapshots"));
+        let mode = if args.update_snapshots {
+            snapshot::Mode::Update
+        } else {
+            snapshot::Mode::Check
+        };
         let snaps = snapshot::compare(&report, &dir, mode);
         if snaps.no_snapshots {
             if !args.quiet {
@@ -311,7 +350,11 @@ async fn run(args: RunArgs) -> i32 {
             }
         } else if snaps.differing.is_empty() {
             if !args.quiet {
-                println!("snapshots: {} transcripts match {}", snaps.compared, snaps.dir.display());
+                println!(
+                    "snapshots: {} transcripts match {}",
+                    snaps.compared,
+                    snaps.dir.display()
+                );
             }
         } else {
             failed = true;
@@ -323,9 +366,13 @@ async fn run(args: RunArgs) -> i32 {
                 snaps.differing.join(", ")
             );
             if args.update_snapshots {
-                println!("  wrote .snap.new files: review them with `cargo insta review` (or `cargo insta accept`)");
+                println!(
+                    "  wrote .snap.new files: review them with `cargo insta review` (or `cargo insta accept`)"
+                );
             } else {
-                println!("  to record the new transcripts: rerun with --update-snapshots, then `cargo insta review`");
+                println!(
+                    "  to record the new transcripts: rerun with --update-snapshots, then `cargo insta review`"
+                );
             }
         }
     }
@@ -338,11 +385,14 @@ async fn run(args: RunArgs) -> i32 {
             return 2;
         }
     }
-    if let Some(dir) = &args.report_dir {
-        if let Err(e) = crate::reports::write_all(&report, &Catalog::builtin(), dir) {
-            eprintln!("authconform: cannot write reports to {}: {e:#}", dir.display());
-            return 2;
-        }
+    if let Some(dir) = &args.report_dir
+        && let Err(e) = crate::reports::write_all(&report, &Catalog::builtin(), dir)
+    {
+        eprintln!(
+            "authconform: cannot write reports to {}: {e:#}",
+            dir.display()
+        );
+        return 2;
     }
     if let Some(path) = &args.write_baseline {
         let written = toml::to_string_pretty(&Baseline::from_failures(&report))
@@ -374,12 +424,15 @@ fn matrix(args: MatrixArgs) -> i32 {
         }
     }
     let labels = crate::reports::labels(&loaded);
-    let columns: Vec<(String, crate::report::RunReport)> =
-        labels.into_iter().zip(loaded.into_iter().map(|(_, r)| r)).collect();
+    let columns: Vec<(String, crate::report::RunReport)> = labels
+        .into_iter()
+        .zip(loaded.into_iter().map(|(_, r)| r))
+        .collect();
     let m = crate::reports::Matrix::build(&columns, &Catalog::builtin());
     let md = m.to_markdown();
     let write = |path: &Path, text: &str| {
-        std::fs::write(path, text).map_err(|e| eprintln!("authconform: cannot write {}: {e}", path.display()))
+        std::fs::write(path, text)
+            .map_err(|e| eprintln!("authconform: cannot write {}: {e}", path.display()))
     };
     match &args.out {
         Some(p) => {
@@ -389,10 +442,10 @@ fn matrix(args: MatrixArgs) -> i32 {
         }
         None => print!("{md}"),
     }
-    if let Some(p) = &args.html {
-        if write(p, &m.to_html()).is_err() {
-            return 2;
-        }
+    if let Some(p) = &args.html
+        && write(p, &m.to_html()).is_err()
+    {
+        return 2;
     }
     0
 }

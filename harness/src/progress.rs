@@ -28,12 +28,19 @@ impl Progress {
     pub fn new(total: usize, display: Display) -> Progress {
         let bar = (display == Display::Bar).then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios  {wide_msg}") {
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} scenarios  {wide_msg}",
+            ) {
                 bar.set_style(style);
             }
             bar
         });
-        Progress { bar, display, total, done: AtomicUsize::new(0) }
+        Progress {
+            bar,
+            display,
+            total,
+            done: AtomicUsize::new(0),
+        }
     }
 
     /// Records a finished scenario.
@@ -55,7 +62,10 @@ impl Progress {
                     Outcome::Info => "INFO",
                 };
                 let width = self.total.to_string().len();
-                eprintln!("[{n:>width$}/{}] {label} {} ({} ms)", self.total, r.id, r.duration_ms);
+                eprintln!(
+                    "[{n:>width$}/{}] {label} {} ({} ms)",
+                    self.total, r.id, r.duration_ms
+                );
             }
             Display::Quiet => {}
         }

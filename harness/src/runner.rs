@@ -223,7 +223,16 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
             format!("the target file does not declare {names}"),
         );
     }
-    let mocks = match start_mocks(&shared).await {
+    let mut rules = s.upstream.clone();
+    for rule in &mut rules {
+        for (_, v) in rule.when.headers.iter_mut() {
+            *v = vars.expand(v).unwrap_or_else(|_| v.clone());
+        }
+        if let Some(b) = rule.respond.body.as_mut() {
+            *b = vars.expand(b).unwrap_or_else(|_| b.clone());
+        }
+    }
+    let mocks = match start_mocks(&shared, &rules).await {
         Ok(m) => m,
         Err(e) => return failed_setup(&shared, s, format!("mocks did not start: {e:#}"), t0),
     };
@@ -372,8 +381,10 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         });
     }
     let transcript = transcript(&order, &records, &redactor);
-    let steps: Vec<(String, &StepRecord)> =
-        order.iter().filter_map(|n| records.get(n).map(|r| (n.clone(), r))).collect();
+    let steps: Vec<(String, &StepRecord)> = order
+        .iter()
+        .filter_map(|n| records.get(n).map(|r| (n.clone(), r)))
+        .collect();
     let transcript_text = crate::transcript::render(&steps, &results, &redactor, &norm);
     if let Some(p) = process {
         p.stop().await;
@@ -392,7 +403,10 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     }
 }
 
-async fn start_mocks(shared: &Shared) -> anyhow::Result<Mocks> {
+async fn start_mocks(
+    shared: &Shared,
+    rules: &[authconform_mocks::UpstreamRule],
+) -> anyhow::Result<Mocks> {
     let tls = Some(shared.ca.server_config()?);
     let trusted = MockAuthServer::start(authconform_mocks::AuthServerConfig {
         tls: tls.clone(),
@@ -404,7 +418,11 @@ async fn start_mocks(shared: &Shared) -> anyhow::Result<Mocks> {
         ..Default::default()
     })
     .await?;
-    let upstream = MockUpstream::start().await;
+    let upstream = if rules.is_empty() {
+        MockUpstream::start().await
+    } else {
+        MockUpstream::start_with(rules).await?
+    };
     Ok(Mocks {
         trusted,
         untrusted,

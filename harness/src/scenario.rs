@@ -27,6 +27,11 @@ pub struct Scenario {
     /// Tokens the mock authorization servers mint for this scenario, by name (`{token.NAME}`).
     #[serde(default)]
     pub tokens: BTreeMap<String, TokenDef>,
+    /// How the mock upstream API answers, first matching rule first (`[[upstream]]` with `when` and `respond`,
+    /// see [`authconform_mocks::UpstreamRule`]); header values and bodies may use target values such as
+    /// `{cred.NAME}`. Without rules the upstream serves `GET /projects`.
+    #[serde(rename = "upstream", default)]
+    pub upstream: Vec<authconform_mocks::UpstreamRule>,
     /// Steps, run in order.
     #[serde(rename = "step", default)]
     pub steps: Vec<Step>,
@@ -400,6 +405,11 @@ pub struct UpstreamExpect {
     /// At least this many requests arrived (so a "never" below is not vacuous).
     #[serde(default)]
     pub min_requests: usize,
+    /// Exactly this many requests arrived.
+    pub requests: Option<usize>,
+    /// Every request carried these headers with exactly these values (templates, e.g. `{cred.project}`).
+    #[serde(default)]
+    pub header: Vec<(String, String)>,
     /// No header value of any request contains any of these (templates, e.g. `{token.valid}`).
     #[serde(default)]
     pub never_contains: Vec<String>,
@@ -567,6 +577,33 @@ impl Scenario {
                 check_template(s, &known, None, 0, "scope", format!("tokens.{name}.scope"))?;
             }
         }
+        // Upstream rules are set up before tokens exist: only target values may appear in them.
+        for (i, rule) in self.upstream.iter().enumerate() {
+            let texts = rule
+                .when
+                .headers
+                .iter()
+                .map(|(_, v)| v.as_str())
+                .chain(rule.respond.body.as_deref());
+            for t in texts {
+                for name in Vars::references(t) {
+                    if !(name.starts_with("cred.")
+                        || name.starts_with("oauth.")
+                        || name == "mcp_version")
+                    {
+                        return Err(err(
+                            Some("upstream"),
+                            i,
+                            "when",
+                            format!("upstream[{i}]"),
+                            format!(
+                                "`{{{name}}}`: upstream rules may only use target values (`cred.*`, `oauth.*`)"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
         // Steps.
         let mut step_names = BTreeSet::new();
         for (i, step) in self.steps.iter().enumerate() {
@@ -698,7 +735,7 @@ impl Scenario {
             }
             covered.insert(c.requirement.clone());
             for cond in &c.applies_if {
-                if !known.contains(&cond.var) {
+                if !known.contains(&cond.var) && !cond.var.starts_with("cred.") {
                     return Err(err(
                         Some("check"),
                         i,
@@ -785,6 +822,16 @@ impl Scenario {
                 }
             }
             if let Some(u) = &c.expect.upstream {
+                for (_, v) in &u.header {
+                    check_template(
+                        v,
+                        &known,
+                        Some("check"),
+                        i,
+                        "upstream",
+                        f("expect.upstream.header"),
+                    )?;
+                }
                 for v in &u.never_contains {
                     check_template(
                         v,

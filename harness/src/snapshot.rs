@@ -23,7 +23,10 @@ pub fn configure(mode: Mode, project_root: &Path) {
     let root = std::fs::canonicalize(project_root).unwrap_or_else(|_| project_root.to_path_buf());
     // SAFETY: called from `main` before the async runtime or any other thread exists.
     unsafe {
-        std::env::set_var("INSTA_UPDATE", if mode == Mode::Update { "new" } else { "no" });
+        std::env::set_var(
+            "INSTA_UPDATE",
+            if mode == Mode::Update { "new" } else { "no" },
+        );
         std::env::set_var("INSTA_WORKSPACE_ROOT", root);
         if std::env::var_os("INSTA_OUTPUT").is_none() {
             std::env::set_var("INSTA_OUTPUT", "diff");
@@ -57,7 +60,10 @@ pub fn compare(report: &RunReport, dir: &Path, mode: Mode) -> SnapshotReport {
     } else {
         std::env::current_dir().map(|c| c.join(&dir)).unwrap_or(dir)
     };
-    let mut out = SnapshotReport { dir: dir.clone(), ..Default::default() };
+    let mut out = SnapshotReport {
+        dir: dir.clone(),
+        ..Default::default()
+    };
     if !dir.is_dir() && mode == Mode::Check {
         out.no_snapshots = true;
         return out;
@@ -80,9 +86,8 @@ pub fn compare(report: &RunReport, dir: &Path, mode: Mode) -> SnapshotReport {
         settings.set_description(format!("{}: {}", s.id, s.title));
         let name = name_of(&s.id);
         let text = s.transcript_text.clone();
-        let matched = settings.bind(|| {
-            std::panic::catch_unwind(|| insta::assert_snapshot!(name, text)).is_ok()
-        });
+        let matched = settings
+            .bind(|| std::panic::catch_unwind(|| insta::assert_snapshot!(name, text)).is_ok());
         if !matched {
             out.differing.push(s.id.clone());
         }

@@ -24,7 +24,8 @@ impl Normalizer {
     pub fn port(&mut self, url: &str, name: &str) {
         if let Some(port) = url::Url::parse(url).ok().and_then(|u| u.port()) {
             for host in ["127.0.0.1", "localhost", "[::1]"] {
-                self.pairs.push((format!("{host}:{port}"), format!("{host}:[PORT:{name}]")));
+                self.pairs
+                    .push((format!("{host}:{port}"), format!("{host}:[PORT:{name}]")));
             }
         }
     }
@@ -61,7 +62,11 @@ pub fn render(
                     }
                 }
             }
-            StepRecord::Mcp { url, bearer, result } => {
+            StepRecord::Mcp {
+                url,
+                bearer,
+                result,
+            } => {
                 let _ = writeln!(out, "= MCP client session to {url} with token `{bearer}`");
                 match result {
                     Ok(s) => {
@@ -104,7 +109,13 @@ pub fn render(
 }
 
 fn request_text(out: &mut String, r: &SentRequest) {
-    let _ = writeln!(out, "> {} {}{}", r.method, r.url, if r.raw { "  (raw)" } else { "" });
+    let _ = writeln!(
+        out,
+        "> {} {}{}",
+        r.method,
+        r.url,
+        if r.raw { "  (raw)" } else { "" }
+    );
     let mut headers = r.headers.clone();
     headers.sort_by_key(|(n, _)| n.to_ascii_lowercase());
     for (n, v) in headers {
@@ -125,7 +136,11 @@ fn response_text(out: &mut String, r: &Response) {
         .iter()
         .filter(|(n, _)| n != "content-length" && n != "transfer-encoding")
         .map(|(n, v)| {
-            let v = if n == "date" { "[DATE]".to_string() } else { v.clone() };
+            let v = if n == "date" {
+                "[DATE]".to_string()
+            } else {
+                v.clone()
+            };
             (n.clone(), v)
         })
         .collect();
@@ -169,7 +184,10 @@ fn cut(s: &str) -> String {
     if s.chars().count() <= MAX_TEXT {
         s.to_string()
     } else {
-        format!("{}… (cut at {MAX_TEXT} characters)", s.chars().take(MAX_TEXT).collect::<String>())
+        format!(
+            "{}… (cut at {MAX_TEXT} characters)",
+            s.chars().take(MAX_TEXT).collect::<String>()
+        )
     }
 }
 
@@ -196,8 +214,14 @@ mod tests {
 
     #[test]
     fn bodies_are_stable() {
-        assert_eq!(body_text(r#"{"b":1,"a":{"d":2,"c":3}}"#), r#"{"a":{"c":3,"d":2},"b":1}"#);
-        assert_eq!(body_text("data: \nid: 0\n\ndata: {\"z\":1,\"y\":2}\n"), "data: \nid: 0\n\ndata: {\"y\":2,\"z\":1}");
+        assert_eq!(
+            body_text(r#"{"b":1,"a":{"d":2,"c":3}}"#),
+            r#"{"a":{"c":3,"d":2},"b":1}"#
+        );
+        assert_eq!(
+            body_text("data: \nid: 0\n\ndata: {\"z\":1,\"y\":2}\n"),
+            "data: \nid: 0\n\ndata: {\"y\":2,\"z\":1}"
+        );
         assert_eq!(body_text("plain"), "plain");
     }
 
@@ -205,6 +229,9 @@ mod tests {
     fn ports_are_named() {
         let mut n = Normalizer::default();
         n.port("https://127.0.0.1:4321/mcp", "target");
-        assert_eq!(n.apply("GET https://127.0.0.1:4321/x"), "GET https://127.0.0.1:[PORT:target]/x");
+        assert_eq!(
+            n.apply("GET https://127.0.0.1:4321/x"),
+            "GET https://127.0.0.1:[PORT:target]/x"
+        );
     }
 }

@@ -344,3 +344,19 @@ fn a_target_that_hangs_meets_the_step_and_run_deadlines() {
         "the run deadline did not stop the run"
     );
 }
+
+#[test]
+fn upstream_rules_may_not_use_values_that_do_not_exist_yet() {
+    let bad = GOOD_SCENARIO.replacen(
+        "[[step]]",
+        "[tokens.t]\n\n[[upstream]]\nwhen = { headers = [[\"Authorization\", \"Bearer {token.t}\"]] }\nrespond = { status = 200 }\n\n[[step]]",
+        1,
+    );
+    let (out, path, _dir) = run_with_scenario(&bad);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(&format!("{}:", path.display())) && t.contains("upstream[0]"),
+        "{t}"
+    );
+}

@@ -63,8 +63,16 @@ async fn clean_reference_passes_every_scenario() {
     }
     assert_eq!(report.exit_code(), 0);
     // The reference's transcripts are a committed regression record (snapshots/reference/).
-    let snaps = authconform::snapshot::compare(&report, &root().join("snapshots"), authconform::snapshot::Mode::Check);
-    assert!(!snaps.no_snapshots, "no snapshots recorded in {}", snaps.dir.display());
+    let snaps = authconform::snapshot::compare(
+        &report,
+        &root().join("snapshots"),
+        authconform::snapshot::Mode::Check,
+    );
+    assert!(
+        !snaps.no_snapshots,
+        "no snapshots recorded in {}",
+        snaps.dir.display()
+    );
     assert!(
         snaps.differing.is_empty(),
         "transcripts differ from snapshots/reference: {:?} (review the .snap.new files with `cargo insta review`)",
@@ -266,7 +274,9 @@ fn snapshot_copy() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("temp dir");
     let to = tmp.path().join("reference");
     std::fs::create_dir_all(&to).expect("mkdir");
-    for e in std::fs::read_dir(root().join("snapshots/reference")).expect("snapshots/reference exists") {
+    for e in
+        std::fs::read_dir(root().join("snapshots/reference")).expect("snapshots/reference exists")
+    {
         let p = e.expect("entry").path();
         if p.extension().is_some_and(|x| x == "snap") {
             std::fs::copy(&p, to.join(p.file_name().expect("name"))).expect("copy");
@@ -281,13 +291,25 @@ async fn a_changed_response_is_a_snapshot_diff_until_accepted() {
     let snaps = snapshot_copy();
     let report = run(&["accept-expired"], Some("oauth-resource/expired-token")).await;
     let found = snapshot::compare(&report, snaps.path(), Mode::Check);
-    assert_eq!(found.differing, vec!["oauth-resource/expired-token".to_string()]);
+    assert_eq!(
+        found.differing,
+        vec!["oauth-resource/expired-token".to_string()]
+    );
 
     // Accept the new transcript as `cargo insta accept` would: same header, new body.
-    let file = snaps.path().join("reference/oauth-resource__expired-token.snap");
+    let file = snaps
+        .path()
+        .join("reference/oauth-resource__expired-token.snap");
     let old = std::fs::read_to_string(&file).expect("snapshot");
-    let header_end = old[4..].find("\n---\n").map(|i| i + 4 + 5).expect("insta header");
-    let accepted = format!("{}{}", &old[..header_end], report.scenarios[0].transcript_text);
+    let header_end = old[4..]
+        .find("\n---\n")
+        .map(|i| i + 4 + 5)
+        .expect("insta header");
+    let accepted = format!(
+        "{}{}",
+        &old[..header_end],
+        report.scenarios[0].transcript_text
+    );
     std::fs::write(&file, accepted).expect("write");
     let again = run(&["accept-expired"], Some("oauth-resource/expired-token")).await;
     let found = snapshot::compare(&again, snaps.path(), Mode::Check);

@@ -40,14 +40,17 @@ fn main() {
         .filter(|s| target.profiles.contains(&s.profile))
         .map(|s| {
             let target = target.clone();
-            Trial::test(s.full_id(), move || run_one(target, s)).with_kind(target_kind(&target_path))
+            Trial::test(s.full_id(), move || run_one(target, s))
+                .with_kind(target_kind(&target_path))
         })
         .collect();
     libtest_mimic::run(&args, trials).exit();
 }
 
 fn target_kind(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn run_one(target: Target, scenario: scenario::Scenario) -> Result<(), Failed> {
@@ -68,7 +71,13 @@ fn run_one(target: Target, scenario: scenario::Scenario) -> Result<(), Failed> {
     let report = rt
         .block_on(runner::run(cfg, Catalog::builtin(), |_| {}))
         .map_err(|e| format!("run: {e:#}"))?;
-    let text = authconform::report::render(&report, Style { color: false, verbose: true });
+    let text = authconform::report::render(
+        &report,
+        Style {
+            color: false,
+            verbose: true,
+        },
+    );
     match report.scenarios.first().map(|s| s.outcome) {
         Some(Outcome::Fail) | None => Err(text.into()),
         Some(Outcome::Warn) => {
