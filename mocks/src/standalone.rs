@@ -147,6 +147,10 @@ pub struct MocksCli {
     /// seconds, rounded up).
     #[arg(long, default_value_t = 5000, value_name = "MS")]
     pub device_interval_ms: u64,
+    /// How much each device-flow `slow_down` adds to the interval, in
+    /// milliseconds (RFC 8628: 5 s).
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub device_slow_down_ms: u64,
     /// Lifetime of device codes in seconds.
     #[arg(long, default_value_t = 600, value_name = "S")]
     pub device_expires_s: u64,
@@ -249,7 +253,7 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
         port: cli.device_port,
         script: cli.device.0.clone(),
         interval: Duration::from_millis(cli.device_interval_ms),
-        slow_down_increment: Duration::from_secs(5),
+        slow_down_increment: Duration::from_millis(cli.device_slow_down_ms),
         expires_in: Duration::from_secs(cli.device_expires_s),
         paths: DevicePaths {
             vendor_start: cli.device_start_path.clone(),
@@ -263,7 +267,7 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
 
     let i = auth.issuer();
     let mut line = |label: &str, value: &str| {
-        let _ = writeln!(banner, "{label:<22}{value}");
+        let _ = writeln!(banner, "{label:<24}{value}");
     };
     line("authorization server", i);
     line("  metadata", &auth.metadata_url());
@@ -297,7 +301,7 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
     line("device server", device.base_url());
     line("  start (vendor)", &device.start_url());
     line("  exchange (vendor)", &device.exchange_url());
-    line("  device_authorization", &device.device_authorization_url());
+    line("  start (RFC 8628)", &device.device_authorization_url());
     line("  token (RFC 8628)", &device.token_url());
     line(
         "  script",
@@ -333,29 +337,40 @@ fn log_line(prefix: &str, r: &RequestRecord) -> String {
     )
 }
 
+/// How much of each journal has been printed.
+#[derive(Default)]
+struct Printed {
+    auth: usize,
+    device: usize,
+    upstream: usize,
+}
+
 /// Print newly journaled requests to stderr (secrets are already redacted;
 /// upstream lines show only method, path and the rule that answered).
-async fn follow_journals(mocks: &Mocks) {
-    let (mut auth_seen, mut device_seen, mut upstream_seen) = (0, 0, 0);
+async fn print_new(mocks: &Mocks, printed: &mut Printed) {
+    for r in mocks.auth.journal_tail(printed.auth) {
+        printed.auth += 1;
+        eprintln!("{}", log_line("as      ", &r));
+    }
+    for r in mocks.device.journal_tail(printed.device) {
+        printed.device += 1;
+        eprintln!("{}", log_line("device  ", &r));
+    }
+    let upstream = mocks.upstream.journal().await;
+    for e in upstream.get(printed.upstream..).unwrap_or_default() {
+        printed.upstream += 1;
+        let rule = e
+            .rule
+            .map_or_else(|| "no rule: 404".to_owned(), |i| format!("rule {i}"));
+        eprintln!("upstream {} {} -> {rule}", e.method, e.path);
+    }
+}
+
+async fn follow_journals(mocks: &Mocks, printed: &mut Printed) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tick.tick().await;
-        for r in mocks.auth.journal_tail(auth_seen) {
-            auth_seen += 1;
-            eprintln!("{}", log_line("as      ", &r));
-        }
-        for r in mocks.device.journal_tail(device_seen) {
-            device_seen += 1;
-            eprintln!("{}", log_line("device  ", &r));
-        }
-        let upstream = mocks.upstream.journal().await;
-        for e in upstream.get(upstream_seen..).unwrap_or_default() {
-            upstream_seen += 1;
-            let rule = e
-                .rule
-                .map_or_else(|| "no rule: 404".to_owned(), |i| format!("rule {i}"));
-            eprintln!("upstream {} {} -> {rule}", e.method, e.path);
-        }
+        print_new(mocks, printed).await;
     }
 }
 
@@ -386,10 +401,12 @@ pub async fn run(cli: MocksCli) -> anyhow::Result<()> {
     if cli.quiet {
         shutdown_signal().await?;
     } else {
+        let mut printed = Printed::default();
         tokio::select! {
             result = shutdown_signal() => result?,
-            () = follow_journals(&mocks) => {}
+            () = follow_journals(&mocks, &mut printed) => {}
         }
+        print_new(&mocks, &mut printed).await;
     }
     eprintln!("authconform-mocks: shutting down");
     drop(mocks);

@@ -255,6 +255,14 @@ struct KeyRing {
     foreign: Arc<SigningKey>,
 }
 
+/// A token response before its access token is signed.
+struct Issued {
+    claims: Map<String, Value>,
+    expires_in: u64,
+    refresh_token: Option<String>,
+    scope: String,
+}
+
 /// State shared by the handlers and the [`MockAuthServer`] handle.
 struct Shared {
     issuer: String,
@@ -318,20 +326,20 @@ impl Shared {
         Some(claims)
     }
 
-    /// Issue a signed access token in a family (its subject and client),
-    /// for `scope` and `resources`; records its `jti`.
-    fn issue_access_token(
+    /// The claims of a new access token in a family (its subject and
+    /// client), for `scope` and `resources`; records its `jti`. Signing
+    /// happens later, outside the grants lock.
+    fn access_token_claims(
         &self,
         grants: &mut Grants,
         family_id: u64,
         scope: &str,
         resources: &[String],
-    ) -> Result<(String, u64), OAuthError> {
+    ) -> Result<Issued, OAuthError> {
         let family = grants
             .families
-            .get(&family_id)
-            .ok_or_else(|| OAuthError::invalid_grant("grant not found"))?
-            .clone();
+            .get_mut(&family_id)
+            .ok_or_else(|| OAuthError::invalid_grant("grant not found"))?;
         let now = now_secs();
         let lifetime = self.access_lifetime.as_secs();
         let jti = random_token(16);
@@ -357,17 +365,13 @@ impl Shared {
             Value::from(now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX))),
         );
         claims.insert("jti".into(), Value::from(jti.as_str()));
-        let token = self.sign(&claims, Signer::Trusted).map_err(|_| {
-            OAuthError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "signing the access token failed",
-            )
-        })?;
-        if let Some(family) = grants.families.get_mut(&family_id) {
-            family.jtis.push(jti);
-        }
-        Ok((token, lifetime))
+        family.jtis.push(jti);
+        Ok(Issued {
+            claims,
+            expires_in: lifetime,
+            refresh_token: None,
+            scope: scope.to_owned(),
+        })
     }
 
     fn scope_allowed(&self, scope: &str) -> bool {

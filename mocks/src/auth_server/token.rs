@@ -11,12 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::{AuthMethod, Client, Family, Grants, Refresh, Shared};
+use super::{AuthMethod, Client, Family, Grants, Issued, Refresh, Shared};
 use crate::journal::Outcome;
 use crate::oauth::{
     Form, HeaderCredentials, OAuthError, form_body, header_credentials, json_no_store,
     random_token, s256_challenge, secret_eq, valid_verifier,
 };
+use crate::token::Signer;
 
 /// Who is calling, after authentication.
 struct Caller {
@@ -181,18 +182,34 @@ pub(super) async fn token(
 
 fn token_inner(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
     let form = form_body(headers, body)?;
-    let mut grants = shared.grants();
-    let grant_type = form.required("grant_type")?.to_owned();
-    let caller = authenticate(&grants, headers, &form)?;
-    match grant_type.as_str() {
-        "authorization_code" => authorization_code(shared, &mut grants, &form, &caller),
-        "refresh_token" => refresh_token(shared, &mut grants, &form, &caller),
-        "client_credentials" => client_credentials(shared, &mut grants, &form, &caller),
-        other => Err(OAuthError::bad(
-            "unsupported_grant_type",
-            format!("grant_type `{other}` is not supported"),
-        )),
-    }
+    let issued = {
+        let mut grants = shared.grants();
+        let grant_type = form.required("grant_type")?.to_owned();
+        let caller = authenticate(&grants, headers, &form)?;
+        match grant_type.as_str() {
+            "authorization_code" => authorization_code(shared, &mut grants, &form, &caller),
+            "refresh_token" => refresh_token(shared, &mut grants, &form, &caller),
+            "client_credentials" => client_credentials(shared, &mut grants, &form, &caller),
+            other => Err(OAuthError::bad(
+                "unsupported_grant_type",
+                format!("grant_type `{other}` is not supported"),
+            )),
+        }?
+    };
+    // Sign outside the lock: signing (RS256 especially) is the costly part.
+    let access = shared.sign(&issued.claims, Signer::Trusted).map_err(|_| {
+        OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "signing the access token failed",
+        )
+    })?;
+    Ok(token_response(
+        &access,
+        issued.expires_in,
+        issued.refresh_token.as_deref(),
+        &issued.scope,
+    ))
 }
 
 fn authorization_code(
@@ -200,7 +217,7 @@ fn authorization_code(
     grants: &mut Grants,
     form: &Form,
     caller: &Caller,
-) -> Result<Response, OAuthError> {
+) -> Result<Issued, OAuthError> {
     if !caller.client.allows("authorization_code") {
         return Err(OAuthError::bad(
             "unauthorized_client",
@@ -274,8 +291,8 @@ fn authorization_code(
     if let Some(stored) = grants.codes.get_mut(code_value) {
         stored.family = Some(family);
     }
-    let (access, expires_in) = shared.issue_access_token(grants, family, &scope, &resources)?;
-    let refresh = caller.client.allows("refresh_token").then(|| {
+    let mut issued = shared.access_token_claims(grants, family, &scope, &resources)?;
+    issued.refresh_token = caller.client.allows("refresh_token").then(|| {
         let rt = random_token(32);
         grants.refresh.insert(
             rt.clone(),
@@ -286,12 +303,7 @@ fn authorization_code(
         );
         rt
     });
-    Ok(token_response(
-        &access,
-        expires_in,
-        refresh.as_deref(),
-        &scope,
-    ))
+    Ok(issued)
 }
 
 fn refresh_token(
@@ -299,7 +311,7 @@ fn refresh_token(
     grants: &mut Grants,
     form: &Form,
     caller: &Caller,
-) -> Result<Response, OAuthError> {
+) -> Result<Issued, OAuthError> {
     if !caller.client.allows("refresh_token") {
         return Err(OAuthError::bad(
             "unauthorized_client",
@@ -339,8 +351,7 @@ fn refresh_token(
     } else {
         resources
     };
-    let (access, expires_in) =
-        shared.issue_access_token(grants, record.family, &scope, &resources)?;
+    let mut issued = shared.access_token_claims(grants, record.family, &scope, &resources)?;
     let rt = random_token(32);
     grants.refresh.insert(
         rt.clone(),
@@ -349,7 +360,8 @@ fn refresh_token(
             superseded: false,
         },
     );
-    Ok(token_response(&access, expires_in, Some(&rt), &scope))
+    issued.refresh_token = Some(rt);
+    Ok(issued)
 }
 
 fn client_credentials(
@@ -357,7 +369,7 @@ fn client_credentials(
     grants: &mut Grants,
     form: &Form,
     caller: &Caller,
-) -> Result<Response, OAuthError> {
+) -> Result<Issued, OAuthError> {
     if !caller.authenticated || !caller.client.allows("client_credentials") {
         return Err(OAuthError::bad(
             "unauthorized_client",
@@ -383,8 +395,7 @@ fn client_credentials(
         revoked: false,
         jtis: Vec::new(),
     });
-    let (access, expires_in) = shared.issue_access_token(grants, family, &scope, &resources)?;
-    Ok(token_response(&access, expires_in, None, &scope))
+    shared.access_token_claims(grants, family, &scope, &resources)
 }
 
 pub(super) async fn introspect(

@@ -1105,3 +1105,75 @@ async fn metadata_overrides_and_pinned_port() -> anyhow::Result<()> {
     assert_eq!(response.status(), 404);
     Ok(())
 }
+
+#[tokio::test]
+async fn codes_expire_and_resources_and_scopes_are_configurable() -> anyhow::Result<()> {
+    let auth = server(AuthServerConfig {
+        code_lifetime: Duration::from_millis(50),
+        allowed_resources: vec![RESOURCE.into()],
+        scopes_supported: vec!["files:read".into(), "files:write".into()],
+        access_token_lifetime: Duration::from_secs(120),
+        subject: "carol".into(),
+        ..AuthServerConfig::default()
+    })
+    .await?;
+    let m: Value = http().get(auth.metadata_url()).send().await?.json().await?;
+    assert_eq!(m["scopes_supported"], json!(["files:read", "files:write"]));
+
+    // An expired code is invalid_grant.
+    let params = authorize_params(&[("scope", Some("files:read"))]);
+    let response = authorize(&auth, &params).await?;
+    let code = location_params(&response)?.1["code"]
+        .as_str()
+        .context("code")?
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_error(&exchange(&auth, &code).await?, 400, "invalid_grant");
+
+    // A resource outside allowed_resources is invalid_target; mcp:read is not
+    // a supported scope here; no scope means all supported ones.
+    let response = authorize(
+        &auth,
+        &authorize_params(&[
+            ("scope", Some("files:read")),
+            ("resource", Some("https://other.example/")),
+        ]),
+    )
+    .await?;
+    assert_eq!(location_params(&response)?.1["error"], "invalid_target");
+    let response = authorize(&auth, &authorize_params(&[])).await?;
+    assert_eq!(location_params(&response)?.1["error"], "invalid_scope");
+    let response = authorize(&auth, &authorize_params(&[("scope", None)])).await?;
+    let code = location_params(&response)?.1["code"]
+        .as_str()
+        .context("code")?
+        .to_owned();
+    let reply = exchange(&auth, &code).await?;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["scope"], "files:read files:write");
+    assert_eq!(reply.body["expires_in"], 120);
+    let c = claims(reply.body["access_token"].as_str().context("at")?)?;
+    assert_eq!(c["sub"], "carol");
+    assert_eq!(
+        c["exp"].as_i64().zip(c["iat"].as_i64()).map(|(e, i)| e - i),
+        Some(120)
+    );
+
+    // A client registered at run time.
+    auth.register_client(&ClientConfig {
+        client_id: "late".into(),
+        redirect_uris: vec!["https://late.example/cb".into()],
+        secret: None,
+    });
+    let response = authorize(
+        &auth,
+        &authorize_params(&[
+            ("client_id", Some("late")),
+            ("redirect_uri", Some("https://late.example/cb")),
+            ("scope", None),
+        ]),
+    )
+    .await?;
+    assert_eq!(location_params(&response)?.0, "https://late.example/cb");
+    Ok(())
+}

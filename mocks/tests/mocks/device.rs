@@ -599,3 +599,39 @@ async fn journal_redacts_device_codes_and_keys_over_tls() -> anyhow::Result<()> 
     assert!(!dump.contains(&dc) && !dump.contains(key));
     Ok(())
 }
+
+#[tokio::test]
+async fn client_allow_list_and_omitted_interval() -> anyhow::Result<()> {
+    let device = MockDeviceServer::start(DeviceServerConfig {
+        client_ids: vec!["cli".into()],
+        advertise_interval: false,
+        api_key_prefix: "pk_live_".into(),
+        ..fast(DeviceScript::ApproveAfter(0))
+    })
+    .await?;
+    let start = rfc_start(&device, "cli").await?;
+    assert!(
+        start.get("interval").is_none(),
+        "interval advertised: {start}"
+    );
+    let unknown = reply(
+        http()
+            .post(device.device_authorization_url())
+            .form(&[("client_id", "stranger")])
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(
+        (unknown.status, unknown.body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    tokio::time::sleep(WAIT).await;
+    let ok = rfc_poll(&device, &code(&start)?, "cli").await?;
+    assert!(
+        ok.body["access_token"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("pk_live_"))
+    );
+    Ok(())
+}
