@@ -406,6 +406,23 @@ async fn denial_and_expiry_are_terminal() -> anyhow::Result<()> {
         assert!(device.issued_api_keys().is_empty());
     }
 
+    // Terminal means terminal: a denial followed by a scripted approval
+    // stays denied.
+    let device = MockDeviceServer::start(fast(DeviceScript::Sequence(vec![
+        DeviceReply::Deny,
+        DeviceReply::Approve,
+    ])))
+    .await?;
+    let dc = code(&rfc_start(&device, "cli").await?)?;
+    for _ in 0..2 {
+        tokio::time::sleep(WAIT).await;
+        assert_eq!(
+            rfc_poll(&device, &dc, "cli").await?.body["error"],
+            "access_denied"
+        );
+    }
+    assert!(device.issued_api_keys().is_empty());
+
     // Real expiry: a code that lived 80 ms is expired_token from then on,
     // even though the script would approve.
     let device = MockDeviceServer::start(DeviceServerConfig {

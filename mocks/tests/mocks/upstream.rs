@@ -166,11 +166,13 @@ async fn count_matching_and_journal_details() -> anyhow::Result<()> {
         ..When::default()
     };
     assert_eq!(count(bearer).await, 1);
-    let wrong_value = When {
-        headers: vec![("authorization".into(), "Bearer other".into())],
-        ..When::default()
-    };
-    assert_eq!(count(wrong_value).await, 0);
+    for value in ["Bearer other", "Bearer upstream", "bearer upstream-token"] {
+        let wrong_value = When {
+            headers: vec![("authorization".into(), value.into())],
+            ..When::default()
+        };
+        assert_eq!(count(wrong_value).await, 0, "{value} matched");
+    }
     upstream.clear_journal().await;
     assert!(upstream.journal().await.is_empty());
     Ok(())
