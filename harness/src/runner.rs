@@ -440,7 +440,7 @@ fn mint_tokens(
     let (derived, minted): (Vec<_>, Vec<_>) = s.tokens.iter().partition(|(_, t)| t.from.is_some());
     for (name, t) in minted {
         let value = if t.random {
-            random_b64token(43)
+            random_b64token(43, &format!("{}/{name}", s.full_id()))
         } else {
             let audience = match &t.audience {
                 Some(a) => a
@@ -489,10 +489,13 @@ fn mint_tokens(
     Ok(())
 }
 
-fn random_b64token(n: usize) -> String {
-    use rand::Rng;
+/// `n` b64token characters, pseudo-random but fixed per `seed` so transcripts stay stable between runs.
+fn random_b64token(n: usize, seed: &str) -> String {
+    use rand::{Rng, SeedableRng};
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
-    let mut rng = rand::rng();
+    // FNV-1a of the seed text: stable across runs and platforms.
+    let seed = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     (0..n)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
