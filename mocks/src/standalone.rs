@@ -134,8 +134,9 @@ pub struct MocksCli {
     /// The access-token signing algorithm: ES256, RS256 or EdDSA.
     #[arg(long, default_value = "ES256")]
     pub alg: SigningAlg,
-    /// A pre-registered client: id=ID,redirect=URI[,redirect=URI…][,secret=S]
-    /// (repeatable). Without any, a public client `demo` with redirect URI
+    /// A pre-registered client: id=ID,redirect=URI, more redirect=URI parts
+    /// for more URIs, and secret=S for a confidential client (repeatable).
+    /// Without any, a public client `demo` with redirect URI
     /// http://127.0.0.1:8080/callback is registered.
     #[arg(long, value_name = "SPEC")]
     pub client: Vec<ClientArg>,

@@ -18,7 +18,7 @@
 //! matches gets `404` with a JSON body naming the method and path.
 //!
 //! The upstream is served by this crate's own axum router rather than
-//! wiremock: the same [`RunningServer`](crate::RunningServer) as the other
+//! wiremock: the same [`RunningServer`] as the other
 //! mocks, so it serves HTTPS from the per-run [`TestCa`](crate::TestCa), can be
 //! pinned to a port, and journals bodies as well as headers.
 
