@@ -494,7 +494,9 @@ fn random_b64token(n: usize, seed: &str) -> String {
     use rand::{Rng, SeedableRng};
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
     // FNV-1a of the seed text: stable across runs and platforms.
-    let seed = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let seed = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     (0..n)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
