@@ -2,12 +2,11 @@
 //! with the seeded fault `accept-expired`, and with `ignore-audience`. The matrix must mark exactly the
 //! requirements each fault breaks; the HTML page is rendered by headless Chromium and looked at.
 
+mod common;
+
 use authconform::report::{Outcome, REPORT_SCHEMA_VERSION, RunReport};
 use authconform::reports::{self, Matrix};
 use authconform::requirements::Catalog;
-use authconform::runner::{self, RunConfig};
-use authconform::scenario;
-use authconform::target::Target;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,36 +17,14 @@ const CLEAN: &str = "clean";
 const EXPIRED: &str = "accept-expired";
 const AUDIENCE: &str = "ignore-audience";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// The whole suite against the reference with `fault` seeded (none when empty).
 async fn run(fault: &str) -> RunReport {
-    let catalog = Catalog::builtin();
-    let mut target = Target::load(&root().join("targets/reference.toml")).expect("target loads");
-    if let Some(launch) = target.launch.as_mut() {
-        launch
-            .env
-            .insert("AUTHCONFORM_REFERENCE_FAULT".into(), fault.into());
-    }
-    let scenarios = scenario::load_all(&root().join("scenarios"), &catalog)
-        .expect("scenarios load")
-        .into_iter()
-        .filter(|s| target.profiles.contains(&s.profile))
-        .collect();
-    let cfg = RunConfig {
-        target,
-        scenarios,
-        jobs: 4,
-        step_timeout: Duration::from_secs(10),
-        scenario_timeout: Duration::from_secs(60),
-        run_timeout: Duration::from_secs(300),
-        self_exe: PathBuf::from(env!("CARGO_BIN_EXE_authconform")),
+    let faults: Vec<&str> = if fault.is_empty() {
+        vec![]
+    } else {
+        vec![fault]
     };
-    runner::run(cfg, catalog, |_| {})
-        .await
-        .expect("run completes")
+    common::run_reference(&faults, None).await
 }
 
 /// The three runs, labelled, shared by every test of this file (run once, on their own runtime).

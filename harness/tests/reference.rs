@@ -1,47 +1,15 @@
 //! The suite against its own reference implementation: the clean reference passes every scenario, and each
 //! seeded fault makes the scenario aimed at it fail (a check that cannot fail is a defect).
 
+mod common;
+
 use authconform::report::{Outcome, RunReport};
-use authconform::requirements::Catalog;
-use authconform::runner::{self, RunConfig};
-use authconform::scenario::{self, Scenario};
-use authconform::target::Target;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scenarios() -> Vec<Scenario> {
-    scenario::load_all(&root().join("scenarios"), &Catalog::builtin()).expect("scenarios load")
-}
+use common::{root, scenarios};
 
 async fn run(faults: &[&str], filter: Option<&str>) -> RunReport {
-    let mut target = Target::load(&root().join("targets/reference.toml")).expect("target loads");
-    if let Some(launch) = target.launch.as_mut() {
-        launch
-            .env
-            .insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults.join(","));
-    }
-    let scenarios = scenarios()
-        .into_iter()
-        .filter(|s| target.profiles.contains(&s.profile))
-        .filter(|s| filter.is_none_or(|f| s.full_id() == f))
-        .collect();
-    let cfg = RunConfig {
-        target,
-        scenarios,
-        jobs: 4,
-        step_timeout: Duration::from_secs(10),
-        scenario_timeout: Duration::from_secs(60),
-        run_timeout: Duration::from_secs(300),
-        self_exe: PathBuf::from(env!("CARGO_BIN_EXE_authconform")),
-    };
-    runner::run(cfg, Catalog::builtin(), |_| {})
-        .await
-        .expect("run completes")
+    common::run_reference(faults, filter).await
 }
 
 fn explain(report: &RunReport) -> String {

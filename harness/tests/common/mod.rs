@@ -1,0 +1,47 @@
+//! Shared by the integration tests: running the suite against the bundled reference with seeded faults.
+#![allow(dead_code)] // each test binary uses part of it
+
+use authconform::report::RunReport;
+use authconform::requirements::Catalog;
+use authconform::runner::{self, RunConfig};
+use authconform::scenario::{self, Scenario};
+use authconform::target::Target;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The project root (holding `targets/`, `scenarios/`, `snapshots/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every scenario of the project.
+pub fn scenarios() -> Vec<Scenario> {
+    scenario::load_all(&root().join("scenarios"), &Catalog::builtin()).expect("scenarios load")
+}
+
+/// Runs the reference's scenarios (only `filter`'s when given) with `faults` seeded.
+pub async fn run_reference(faults: &[&str], filter: Option<&str>) -> RunReport {
+    let mut target = Target::load(&root().join("targets/reference.toml")).expect("target loads");
+    if let Some(launch) = target.launch.as_mut() {
+        launch
+            .env
+            .insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults.join(","));
+    }
+    let scenarios = scenarios()
+        .into_iter()
+        .filter(|s| target.profiles.contains(&s.profile))
+        .filter(|s| filter.is_none_or(|f| s.full_id() == f))
+        .collect();
+    let cfg = RunConfig {
+        target,
+        scenarios,
+        jobs: 4,
+        step_timeout: Duration::from_secs(10),
+        scenario_timeout: Duration::from_secs(60),
+        run_timeout: Duration::from_secs(300),
+        self_exe: PathBuf::from(env!("CARGO_BIN_EXE_authconform")),
+    };
+    runner::run(cfg, Catalog::builtin(), |_| {})
+        .await
+        .expect("run completes")
+}
