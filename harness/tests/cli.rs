@@ -360,3 +360,59 @@ fn upstream_rules_may_not_use_values_that_do_not_exist_yet() {
         "{t}"
     );
 }
+
+#[test]
+fn a_baseline_lets_known_failures_through_and_ratchets_when_one_is_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.toml");
+    let faulty = || {
+        let mut c = bin();
+        c.env("AUTHCONFORM_REFERENCE_FAULT", "accept-expired");
+        c.args(["run", "-q", "--no-snapshots", "--filter", "expired-token"]);
+        c
+    };
+    let out = faulty()
+        .arg("--write-baseline")
+        .arg(&baseline)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let written = std::fs::read_to_string(&baseline).unwrap();
+    assert!(
+        written.contains("OAUTH-401-005") && written.contains("oauth-resource/expired-token"),
+        "{written}"
+    );
+
+    let out = faulty().arg("--baseline").arg(&baseline).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "only expected failures: {t}");
+    assert!(
+        t.contains("1 expected failure(s), 0 unexpected, 0 now passing"),
+        "{t}"
+    );
+
+    let out = bin()
+        .args([
+            "run",
+            "-q",
+            "--no-snapshots",
+            "--filter",
+            "expired-token",
+            "--baseline",
+        ])
+        .arg(&baseline)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a fixed check must be removed from the baseline: {t}"
+    );
+    assert!(
+        t.contains(
+            "now passing, remove from the baseline: oauth-resource/expired-token OAUTH-401-005"
+        ),
+        "{t}"
+    );
+}
