@@ -250,18 +250,7 @@ pub fn s256_challenge(verifier: &str) -> String {
 
 /// Escape text for an HTML page.
 pub(crate) fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    ::html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 /// A small HTML page (used for errors that must not be redirected).

@@ -389,18 +389,7 @@ fn text(o: Option<Outcome>) -> &'static str {
 
 /// `s` escaped for HTML text and attribute values.
 pub(super) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(s).into_owned()
 }
 
 #[cfg(test)]
@@ -411,7 +400,7 @@ mod tests {
     fn escapes_markup_and_quotes() {
         assert_eq!(
             esc(r#"<script>alert("x") & 'y'</script>"#),
-            "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;"
+            "&lt;script&gt;alert(&quot;x&quot;) &amp; &#x27;y&#x27;&lt;/script&gt;"
         );
         assert_eq!(anchor(0, "OAUTH-401-005"), "c1-OAUTH-401-005");
         assert_eq!(anchor(2, "X\"><b>"), "c3-X___b_");

@@ -200,20 +200,7 @@ pub(super) async fn authorize(
             }
             None => shared.scopes_supported.join(" "),
         };
-        let mut resources = Vec::new();
-        for resource in form.all("resource") {
-            if !shared.resource_allowed(resource) {
-                return Err(OAuthError::bad(
-                    "invalid_target",
-                    format!(
-                        "resource `{resource}` is not an acceptable absolute URI without a fragment"
-                    ),
-                ));
-            }
-            if !resources.iter().any(|r| r == resource) {
-                resources.push(resource.to_owned());
-            }
-        }
+        let resources = shared.requested_resources(&form, &[])?;
         Ok((challenge.to_owned(), scope, resources))
     })();
     let (challenge, scope, resources) = match checked {

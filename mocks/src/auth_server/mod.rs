@@ -61,7 +61,7 @@ use serde_json::{Map, Value, json};
 
 use crate::journal::{self, Journal, RequestRecord};
 use crate::keys::{SigningAlg, SigningKey, sign_jws, verify_jws};
-use crate::oauth::{OAuthError, random_token};
+use crate::oauth::{Form, OAuthError, random_token};
 use crate::server::{RunningServer, base_url_for, bind_localhost};
 use crate::token::{Signer, TokenSpec};
 
@@ -385,6 +385,37 @@ impl Shared {
         crate::oauth::valid_resource(resource)
             && (self.allowed_resources.is_empty()
                 || self.allowed_resources.iter().any(|r| r == resource))
+    }
+
+    /// Every `resource` of an authorization or token request, validated and
+    /// without repeats; when `authorized` is not empty, each must be one of
+    /// them (RFC 8707 §2.2).
+    fn requested_resources(
+        &self,
+        form: &Form,
+        authorized: &[String],
+    ) -> Result<Vec<String>, OAuthError> {
+        let mut out: Vec<String> = Vec::new();
+        for resource in form.all("resource") {
+            if !self.resource_allowed(resource) {
+                return Err(OAuthError::bad(
+                    "invalid_target",
+                    format!(
+                        "resource `{resource}` is not an acceptable absolute URI without a fragment"
+                    ),
+                ));
+            }
+            if !authorized.is_empty() && !authorized.iter().any(|r| r == resource) {
+                return Err(OAuthError::bad(
+                    "invalid_target",
+                    format!("resource `{resource}` was not authorized for this grant"),
+                ));
+            }
+            if !out.iter().any(|r| r == resource) {
+                out.push(resource.to_owned());
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -117,36 +117,6 @@ fn token_response(
     json_no_store(StatusCode::OK, body, "token_issued")
 }
 
-/// Validate every `resource` of a token request; when `authorized` is not
-/// empty, each must be one of them (RFC 8707 §2.2).
-fn token_resources(
-    shared: &Shared,
-    form: &Form,
-    authorized: &[String],
-) -> Result<Vec<String>, OAuthError> {
-    let mut out: Vec<String> = Vec::new();
-    for resource in form.all("resource") {
-        if !shared.resource_allowed(resource) {
-            return Err(OAuthError::bad(
-                "invalid_target",
-                format!(
-                    "resource `{resource}` is not an acceptable absolute URI without a fragment"
-                ),
-            ));
-        }
-        if !authorized.is_empty() && !authorized.iter().any(|r| r == resource) {
-            return Err(OAuthError::bad(
-                "invalid_target",
-                format!("resource `{resource}` was not authorized for this grant"),
-            ));
-        }
-        if !out.iter().any(|r| r == resource) {
-            out.push(resource.to_owned());
-        }
-    }
-    Ok(out)
-}
-
 /// A requested scope, which must be a subset of `granted`.
 fn narrowed_scope(form: &Form, granted: &str) -> Result<String, OAuthError> {
     match form.one("scope")? {
@@ -273,7 +243,7 @@ fn authorization_code(
             "code_verifier does not match the code_challenge",
         ));
     }
-    let resources = token_resources(shared, form, &code.resources)?;
+    let resources = shared.requested_resources(form, &code.resources)?;
     let resources = if resources.is_empty() {
         code.resources.clone()
     } else {
@@ -340,7 +310,7 @@ fn refresh_token(
         ));
     }
     let scope = narrowed_scope(form, &family.scope)?;
-    let resources = token_resources(shared, form, &family.resources)?;
+    let resources = shared.requested_resources(form, &family.resources)?;
     if let Some(r) = grants.refresh.get_mut(presented) {
         r.superseded = true;
     }
@@ -386,7 +356,7 @@ fn client_credentials(
         Some(scope) => scope.to_owned(),
         None => shared.scopes_supported.join(" "),
     };
-    let resources = token_resources(shared, form, &[])?;
+    let resources = shared.requested_resources(form, &[])?;
     let family = grants.new_family(Family {
         client_id: caller.client_id.clone(),
         subject: caller.client_id.clone(),
