@@ -307,6 +307,11 @@ fn json(j: &JsonExpect, doc: &serde_json::Value, vars: &Vars) -> Result<(), Fail
             return Err((format!("{at} = \"{want}\""), compact(v)));
         }
     }
+    if let Some(want) = j.equals_bool
+        && v.as_bool() != Some(want)
+    {
+        return Err((format!("{at} = {want}"), compact(v)));
+    }
     if j.non_empty_array == Some(true) && v.as_array().is_none_or(|a| a.is_empty()) {
         return Err((format!("{at} a non-empty array"), compact(v)));
     }

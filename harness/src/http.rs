@@ -96,7 +96,12 @@ impl HttpClient {
             .any(|(n, v)| n == "content-type" && v.starts_with("text/event-stream"));
         let mut body = Vec::new();
         let mut cut = None;
-        loop {
+        // A request without a body (a GET stream) awaits no JSON-RPC response: the status and headers are the
+        // answer, and the stream may stay open for good, so it is not read (rather than held to the deadline).
+        if is_sse && req.body.is_none() {
+            cut = Some("event stream open; not read further".to_string());
+        }
+        while cut.is_none() {
             match tokio::time::timeout_at(deadline, resp.chunk()).await {
                 Err(_) => {
                     cut = Some("stream still open at the step deadline".to_string());

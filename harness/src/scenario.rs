@@ -388,6 +388,8 @@ pub struct JsonExpect {
     pub pointer: String,
     /// The value is this string (template), compared code point by code point.
     pub equals: Option<String>,
+    /// The value is this JSON boolean (e.g. a tool result's `isError`).
+    pub equals_bool: Option<bool>,
     /// The value is a non-empty array.
     pub non_empty_array: Option<bool>,
     /// The value is an object.
@@ -521,6 +523,7 @@ impl Scenario {
                 "oauth.call_tool",
                 "oauth.call_args",
                 "oauth.upstream_tool",
+                "oauth.scope_errors",
             ]
             .iter()
             .map(|s| s.to_string()),

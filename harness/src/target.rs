@@ -102,6 +102,31 @@ pub struct OAuth {
     pub call_args: Option<String>,
     /// A tool that reaches the upstream API (enables the token-passthrough check).
     pub upstream_tool: Option<String>,
+    /// How a call without the needed scope is refused (OAUTH-SCOPE-002, catalog AMB-09).
+    #[serde(default)]
+    pub scope_errors: ScopeErrors,
+}
+
+/// How an implementation refuses a call whose token lacks the tool's scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScopeErrors {
+    /// HTTP 403 with an `insufficient_scope` Bearer challenge, as RFC 6750 §3.1 and the MCP spec say.
+    #[default]
+    Http,
+    /// HTTP 200 with a tool result whose `isError` is true; the MUST part of OAUTH-SCOPE-002 then accepts it,
+    /// the SHOULD part (403 `insufficient_scope`) still warns.
+    ToolLevel,
+}
+
+impl ScopeErrors {
+    /// The value of the template variable `oauth.scope_errors`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::ToolLevel => "tool-level",
+        }
+    }
 }
 
 /// Where a credential's value comes from.
@@ -194,6 +219,7 @@ impl Target {
         v.set("target", &self.name);
         v.set("mcp_version", &self.surface.mcp_version);
         v.set("oauth.scope", &self.oauth.scope);
+        v.set("oauth.scope_errors", self.oauth.scope_errors.as_str());
         let optional = [
             ("oauth.low_scope", &self.oauth.low_scope),
             ("oauth.call_tool", &self.oauth.call_tool),

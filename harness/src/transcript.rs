@@ -1,7 +1,7 @@
 //! Transcripts: what a scenario exchanged, as stable, redacted text that snapshots are diffed against.
 //!
 //! Normalisation: secrets → `[TOKEN:name]`/`[KEY:name]`/`[SESSION:name]` (the scenario's redactor), loopback
-//! ports → `[PORT:target]`/`[PORT:issuer]`/…, `Date` → `[DATE]`, framing headers (`content-length`,
+//! ports → `[PORT:target]`/`[PORT:issuer]`/…, `Date`/`Last-Modified`/`Expires` → `[DATE]`, `ETag` → `[ETAG]`, framing headers (`content-length`,
 //! `transfer-encoding`) dropped, headers sorted by name (duplicates keep their order), JSON bodies re-rendered
 //! with sorted keys, bodies cut at [`MAX_TEXT`] characters.
 
@@ -136,10 +136,11 @@ fn response_text(out: &mut String, r: &Response) {
         .iter()
         .filter(|(n, _)| n != "content-length" && n != "transfer-encoding")
         .map(|(n, v)| {
-            let v = if n == "date" {
-                "[DATE]".to_string()
-            } else {
-                v.clone()
+            let v = match n.as_str() {
+                "date" | "last-modified" | "expires" => "[DATE]".to_string(),
+                // Servers derive entity tags from bodies that hold ports and ids (Express does).
+                "etag" => "[ETAG]".to_string(),
+                _ => v.clone(),
             };
             (n.clone(), v)
         })

@@ -117,6 +117,12 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         Outcome::Fail,
     ),
     (
+        "ignore-tool-scope",
+        "oauth-resource/insufficient-scope",
+        "OAUTH-SCOPE-002",
+        Outcome::Fail,
+    ),
+    (
         "slashed-audience",
         "oauth-resource/mcp-client-session",
         "OAUTH-AUD-001",
@@ -235,6 +241,80 @@ async fn each_fault_fails_the_scenario_aimed_at_it() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The outcomes of scenario `id`'s checks, by what they assert.
+fn outcomes(report: &RunReport, id: &str) -> Vec<(String, Outcome)> {
+    report
+        .scenarios
+        .iter()
+        .find(|s| s.id == id)
+        .expect("scenario ran")
+        .checks
+        .iter()
+        .map(|c| (c.what.clone(), c.outcome))
+        .collect()
+}
+
+/// OAUTH-SCOPE-002 accepts a tool-level refusal only from a target that declares
+/// `oauth.scope_errors = "tool-level"` (catalog AMB-09), and that check fails too when the tool serves the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_level_scope_errors_count_only_when_declared() {
+    use authconform::target::ScopeErrors;
+    const ID: &str = "oauth-resource/insufficient-scope";
+    const HTTP_MUST: &str = "the low-scope call is refused, and not with 401";
+    const TOOL_MUST: &str =
+        "the low-scope call is refused with a tool error result, and not with 401";
+    const SHOULD_403: &str =
+        "the refusal is 403 with error=\"insufficient_scope\" and a scope parameter";
+    let target = |declared: ScopeErrors| {
+        let mut t = common::reference_target();
+        let launch = t.launch.as_mut().expect("the reference is launched");
+        launch
+            .args
+            .extend(["--scope-errors".into(), "tool-level".into()]);
+        t.oauth.scope_errors = declared;
+        t
+    };
+    let outcome = |report: &RunReport, what: &str| {
+        outcomes(report, ID)
+            .into_iter()
+            .find(|(w, _)| w == what)
+            .map(|(_, o)| o)
+            .unwrap_or_else(|| panic!("no check `{what}`\n{}", explain(report)))
+    };
+
+    let declared = common::run_target(target(ScopeErrors::ToolLevel), &[], Some(ID)).await;
+    assert_eq!(
+        outcome(&declared, TOOL_MUST),
+        Outcome::Pass,
+        "{}",
+        explain(&declared)
+    );
+    assert_eq!(outcome(&declared, HTTP_MUST), Outcome::Skip);
+    assert_eq!(outcome(&declared, SHOULD_403), Outcome::Warn);
+
+    let served = common::run_target(
+        target(ScopeErrors::ToolLevel),
+        &["ignore-tool-scope"],
+        Some(ID),
+    )
+    .await;
+    assert_eq!(
+        outcome(&served, TOOL_MUST),
+        Outcome::Fail,
+        "{}",
+        explain(&served)
+    );
+
+    let undeclared = common::run_target(target(ScopeErrors::Http), &[], Some(ID)).await;
+    assert_eq!(
+        outcome(&undeclared, HTTP_MUST),
+        Outcome::Fail,
+        "{}",
+        explain(&undeclared)
+    );
+    assert_eq!(outcome(&undeclared, TOOL_MUST), Outcome::Skip);
 }
 
 /// Copies `snapshots/reference` into a temporary folder laid out like `snapshots/`.

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::faults::Fault;
 use crate::jwt::TokenError;
+use crate::{AppState, ScopeErrors};
 
 /// Scope every request to the MCP endpoint needs.
 pub const SCOPE_READ: &str = "mcp:read";
@@ -34,11 +34,18 @@ pub struct AuthContext {
     /// The raw bearer token the client presented (absent when a session
     /// authenticated the request under the `session-authenticates` fault).
     pub token: Option<String>,
+    /// The credential may call tools (it carries `mcp:tools`, or the
+    /// `ignore-tool-scope` fault is on).
+    pub may_call_tools: bool,
 }
 
 impl AuthContext {
     fn new(subject: String, token: Option<String>) -> Self {
-        Self { subject, token }
+        Self {
+            subject,
+            token,
+            may_call_tools: false,
+        }
     }
 }
 
@@ -364,7 +371,7 @@ pub(crate) async fn authorize(
             .flatten()
     };
 
-    let (auth, scopes) = match credential {
+    let (mut auth, scopes) = match credential {
         Credential::Malformed(description) => return state.invalid_request(description),
         Credential::None => match session_fallback() {
             Some(owner) => (AuthContext::new(owner.subject, None), owner.scopes),
@@ -389,6 +396,7 @@ pub(crate) async fn authorize(
     if !scopes.contains(SCOPE_READ) {
         return state.insufficient_scope(SCOPE_READ);
     }
+    auth.may_call_tools = scopes.contains(SCOPE_TOOLS) || faults.has(Fault::IgnoreToolScope);
 
     let (mut parts, body) = request.into_parts();
     let body = if parts.method == Method::POST {
@@ -398,7 +406,10 @@ pub(crate) async fn authorize(
                 return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
             }
         };
-        if needs_tools_scope(&bytes) && !scopes.contains(SCOPE_TOOLS) {
+        if needs_tools_scope(&bytes)
+            && !auth.may_call_tools
+            && state.scope_errors == ScopeErrors::Http
+        {
             return state.insufficient_scope(SCOPE_TOOLS);
         }
         Body::from(bytes)

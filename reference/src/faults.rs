@@ -92,6 +92,8 @@ faults! {
         "list_projects sends the client's bearer token upstream instead of its own API key",
     IgnoreScheme => "ignore-scheme":
         "the auth-scheme is not looked at: Basic, Token or DPoP credentials are validated as bearer tokens",
+    IgnoreToolScope => "ignore-tool-scope":
+        "tools/call is served without the mcp:tools scope (whether scope errors are HTTP 403s or tool-level)",
     SlashedAudience => "slashed-audience":
         "the audience must be the resource URL with a trailing slash, so tokens for the canonical URI are refused",
 }

@@ -91,9 +91,22 @@ pub struct HttpArgs {
         hide_env_values = true
     )]
     pub upstream_key: String,
+    /// How a tools/call without the mcp:tools scope is refused: an HTTP 403 insufficient_scope challenge, or a
+    /// tool result with isError (what a target declares as `oauth.scope_errors = "tool-level"`)
+    #[arg(long, value_enum, default_value_t = ScopeErrors::Http)]
+    pub scope_errors: ScopeErrors,
     /// Seeded fault to enable (repeatable); also read from AUTHCONFORM_REFERENCE_FAULT (comma-separated)
     #[arg(long = "fault", value_name = "NAME", value_parser = fault_parser())]
     pub faults: Vec<String>,
+}
+
+/// Where a missing tool scope is reported.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeErrors {
+    /// HTTP 403 with `WWW-Authenticate: Bearer error="insufficient_scope"` (RFC 6750 §3.1).
+    Http,
+    /// HTTP 200 with a tool result whose `isError` is true.
+    ToolLevel,
 }
 
 /// Shared state of the HTTP server.
@@ -110,6 +123,8 @@ pub(crate) struct AppState {
     pub(crate) validator: jwt::TokenValidator,
     /// Owners of MCP sessions.
     pub(crate) sessions: auth::SessionOwners,
+    /// Where a missing tool scope is reported.
+    pub(crate) scope_errors: ScopeErrors,
 }
 
 /// Runs the command line: installs the crypto provider, merges faults from
@@ -256,6 +271,7 @@ pub async fn serve(
         prm_resource,
         issuer: args.issuer.clone(),
         sessions: Default::default(),
+        scope_errors: args.scope_errors,
     });
 
     let env = Arc::new(mcp::ToolEnv {
@@ -263,6 +279,7 @@ pub async fn serve(
         upstream_key: args.upstream_key.clone(),
         http,
         token_passthrough: faults.has(Fault::TokenPassthrough),
+        tool_level_scope_errors: args.scope_errors == ScopeErrors::ToolLevel,
     });
     let mut allowed_hosts = vec![
         "localhost".to_owned(),

@@ -20,6 +20,9 @@ pub(crate) struct ToolEnv {
     pub http: reqwest::Client,
     /// The `token-passthrough` fault.
     pub token_passthrough: bool,
+    /// A tool call without the `mcp:tools` scope reaches the tools (`--scope-errors tool-level`), which
+    /// refuse it with an error result.
+    pub tool_level_scope_errors: bool,
 }
 
 /// Arguments of the `echo` tool.
@@ -46,12 +49,29 @@ fn tool_error(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
+impl ReferenceServer {
+    /// The tool-level refusal of a caller without the `mcp:tools` scope, when scope errors are tool-level.
+    fn scope_refusal(&self, parts: &http::request::Parts) -> Option<CallToolResult> {
+        let allowed = parts
+            .extensions
+            .get::<AuthContext>()
+            .is_some_and(|auth| auth.may_call_tools);
+        (self.env.tool_level_scope_errors && !allowed)
+            .then(|| tool_error("insufficient scope: this tool needs mcp:tools"))
+    }
+}
+
 #[tool_router]
 impl ReferenceServer {
     /// Returns the given text unchanged.
     #[tool(description = "Returns the given text unchanged")]
-    fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> String {
-        text
+    fn echo(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+        Parameters(EchoArgs { text }): Parameters<EchoArgs>,
+    ) -> CallToolResult {
+        self.scope_refusal(&parts)
+            .unwrap_or_else(|| CallToolResult::success(vec![ContentBlock::text(text)]))
     }
 
     /// Lists the projects of the upstream API.
@@ -60,6 +80,9 @@ impl ReferenceServer {
         &self,
         Extension(parts): Extension<http::request::Parts>,
     ) -> Result<CallToolResult, ErrorData> {
+        if let Some(refusal) = self.scope_refusal(&parts) {
+            return Ok(refusal);
+        }
         let Some(upstream) = &self.env.upstream else {
             return Ok(tool_error("no upstream API is configured"));
         };

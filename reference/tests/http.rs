@@ -99,6 +99,7 @@ async fn start_with(faults: &[&str], upstream: Option<String>) -> Fixture {
         tls_key: None,
         upstream,
         upstream_key: "test-upstream-key".into(),
+        scope_errors: authconform_reference::ScopeErrors::Http,
         faults: faults.iter().map(|s| s.to_string()).collect(),
     };
     let (tx, rx) = oneshot::channel();

@@ -19,9 +19,18 @@ pub fn scenarios() -> Vec<Scenario> {
     scenario::load_all(&root().join("scenarios"), &Catalog::builtin()).expect("scenarios load")
 }
 
+/// The bundled reference's target file, loaded.
+pub fn reference_target() -> Target {
+    Target::load(&root().join("targets/reference.toml")).expect("target loads")
+}
+
 /// Runs the reference's scenarios (only `filter`'s when given) with `faults` seeded.
 pub async fn run_reference(faults: &[&str], filter: Option<&str>) -> RunReport {
-    let mut target = Target::load(&root().join("targets/reference.toml")).expect("target loads");
+    run_target(reference_target(), faults, filter).await
+}
+
+/// Runs `target` (the reference, perhaps launched with other arguments) with `faults` seeded.
+pub async fn run_target(mut target: Target, faults: &[&str], filter: Option<&str>) -> RunReport {
     if let Some(launch) = target.launch.as_mut() {
         launch
             .env
