@@ -3,8 +3,11 @@
 //!
 //! The target comes from `AUTHCONFORM_TARGET` (a target file; default `targets/reference.toml`):
 //! `AUTHCONFORM_TARGET=targets/acme.toml cargo nextest run -p authconform --test scenarios --partition count:1/2`.
-//! A scenario fails when one of its MUST checks fails; warnings are printed, not failed.
+//! A scenario fails when one of its MUST checks fails; warnings are printed, not failed. With
+//! `AUTHCONFORM_BASELINE` (a baseline file, as `run --baseline`), a scenario passes when only the checks the
+//! baseline lists fail, and fails when one of them passes.
 
+use authconform::baseline::Baseline;
 use authconform::report::{Outcome, Style};
 use authconform::requirements::Catalog;
 use authconform::runner::{self, RunConfig};
@@ -28,6 +31,16 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let baseline = match std::env::var_os("AUTHCONFORM_BASELINE").map(PathBuf::from) {
+        None => None,
+        Some(path) => match Baseline::load(&path) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("authconform: {e}");
+                std::process::exit(2);
+            }
+        },
+    };
     let scenarios = match scenario::load_all(&root.join("scenarios"), &catalog) {
         Ok(s) => s,
         Err(e) => {
@@ -40,7 +53,8 @@ fn main() {
         .filter(|s| target.profiles.contains(&s.profile))
         .map(|s| {
             let target = target.clone();
-            Trial::test(s.full_id(), move || run_one(target, s))
+            let baseline = baseline.clone();
+            Trial::test(s.full_id(), move || run_one(target, s, baseline.as_ref()))
                 .with_kind(target_kind(&target_path))
         })
         .collect();
@@ -53,7 +67,11 @@ fn target_kind(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn run_one(target: Target, scenario: scenario::Scenario) -> Result<(), Failed> {
+fn run_one(
+    target: Target,
+    scenario: scenario::Scenario,
+    baseline: Option<&Baseline>,
+) -> Result<(), Failed> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -78,6 +96,26 @@ fn run_one(target: Target, scenario: scenario::Scenario) -> Result<(), Failed> {
             verbose: true,
         },
     );
+    if let Some(baseline) = baseline {
+        let gate = baseline.judge(&report);
+        if report.scenarios.is_empty() || !gate.passes() {
+            let mut why = text;
+            for f in &gate.unexpected_failures {
+                why.push_str(&format!("\nnot in the baseline: {f}"));
+            }
+            for e in &gate.now_passing {
+                why.push_str(&format!(
+                    "\nlisted in the baseline but passing now (remove the entry): {} {}",
+                    e.scenario, e.requirement
+                ));
+            }
+            return Err(why.into());
+        }
+        for f in &gate.expected_failures {
+            println!("expected by the baseline: {f}");
+        }
+        return Ok(());
+    }
     match report.scenarios.first().map(|s| s.outcome) {
         Some(Outcome::Fail) | None => Err(text.into()),
         Some(Outcome::Warn) => {
