@@ -218,8 +218,32 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     });
 }
 
-/// A free loopback port: bound to 127.0.0.1:0 and released, for targets that can only be told a port.
+/// A free loopback port for targets that can only be told a port (`{port}`).
+///
+/// Released before the target binds it, so it is taken from below the kernel's ephemeral range: the mocks and
+/// every outgoing connection bind `127.0.0.1:0`, which only hands out ephemeral ports, and could otherwise take
+/// the port in between (seen as `EADDRINUSE` from a Node target). A port is never handed out twice by one run.
 pub fn free_port() -> std::io::Result<u16> {
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (
+        ephemeral_low.saturating_sub(12_000).max(1024),
+        ephemeral_low,
+    );
+    let span = u32::from(high.saturating_sub(low)).max(1);
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let start = rand::random::<u32>() % span;
+    for i in 0..span {
+        let port = low + ((start + i) % span) as u16;
+        if !handed_out.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
+            return Ok(port);
+        }
+    }
+    // Nothing free below the ephemeral range: fall back to one the kernel picks.
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
