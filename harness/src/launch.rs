@@ -218,6 +218,14 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     });
 }
 
+/// The first port of the kernel's ephemeral range (what binding port 0 hands out); Linux's default elsewhere.
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
+}
+
 /// A free loopback port for targets that can only be told a port (`{port}`).
 ///
 /// Released before the target binds it, so it is taken from below the kernel's ephemeral range: the mocks and
@@ -225,10 +233,7 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
 /// the port in between (seen as `EADDRINUSE` from a Node target). A port is never handed out twice by one run.
 pub fn free_port() -> std::io::Result<u16> {
     static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
+    let ephemeral_low = ephemeral_low();
     let (low, high) = (
         ephemeral_low.saturating_sub(12_000).max(1024),
         ephemeral_low,
@@ -246,4 +251,21 @@ pub fn free_port() -> std::io::Result<u16> {
     // Nothing free below the ephemeral range: fall back to one the kernel picks.
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ephemeral_low, free_port};
+
+    #[test]
+    fn free_ports_avoid_the_ephemeral_range_and_never_repeat() {
+        let low = ephemeral_low();
+        let ports: Vec<u16> = (0..64).map(|_| free_port().expect("a free port")).collect();
+        let distinct: std::collections::BTreeSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "a port was handed out twice");
+        assert!(
+            ports.iter().all(|p| *p < low),
+            "{ports:?} (ephemeral from {low})"
+        );
+    }
 }

@@ -227,6 +227,27 @@ mod tests {
     }
 
     #[test]
+    fn run_dependent_headers_are_placeholders() {
+        let r = Response {
+            status: 200,
+            headers: vec![
+                ("etag".into(), "W/\"bf-+e9TO3+FVnrtijQb0lFadYfguC8\"".into()),
+                ("date".into(), "Mon, 23 Nov 2026 10:00:00 GMT".into()),
+                ("content-length".into(), "12".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: String::new(),
+            body_cut: None,
+        };
+        let mut out = String::new();
+        response_text(&mut out, &r);
+        assert_eq!(
+            out,
+            "< 200\n< content-type: application/json\n< date: [DATE]\n< etag: [ETAG]\n"
+        );
+    }
+
+    #[test]
     fn ports_are_named() {
         let mut n = Normalizer::default();
         n.port("https://127.0.0.1:4321/mcp", "target");

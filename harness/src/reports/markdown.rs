@@ -39,16 +39,7 @@ pub fn markdown(report: &RunReport, catalog: &Catalog) -> String {
         count(Outcome::Warn),
         count(Outcome::Skip)
     );
-    let _ = writeln!(
-        out,
-        "| checks | {} | {} | {} | {} | {} | {} |\n",
-        n.iter().sum::<usize>(),
-        n[0],
-        n[1],
-        n[2],
-        n[3],
-        n[4]
-    );
+    let _ = writeln!(out, "| checks | {} |\n", count_cells(n));
     let failed = requirement_ids(report, Outcome::Fail);
     if !failed.is_empty() {
         let _ = writeln!(out, "Failed requirements: {}\n", failed.join(", "));
@@ -190,6 +181,16 @@ pub(super) fn mark(o: Outcome) -> &'static str {
 }
 
 /// Text safe inside a Markdown table cell or heading: one line, no pipes, no raw HTML.
+/// Check counts (pass, fail, warn, skip, info) as Markdown cells: total, then each.
+pub(super) fn count_cells(n: [usize; 5]) -> String {
+    let total = n.iter().sum::<usize>();
+    std::iter::once(total)
+        .chain(n)
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 pub(super) fn cell(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")

@@ -157,12 +157,7 @@ pub(super) async fn authorize(
                 "response_mode `{mode}` is not supported (only `query`)"
             )));
         }
-        if !client.allows("authorization_code") {
-            return Err(OAuthError::bad(
-                "unauthorized_client",
-                "the client is not registered for the authorization_code grant",
-            ));
-        }
+        client.require_grant("authorization_code")?;
         let challenge = form.one("code_challenge")?.ok_or_else(|| {
             OAuthError::invalid_request("code_challenge is required (PKCE, RFC 7636)")
         })?;

@@ -184,6 +184,17 @@ impl Client {
     fn allows(&self, grant_type: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant_type)
     }
+
+    /// `unauthorized_client` (RFC 6749 §5.2) unless the client is registered for `grant_type`.
+    fn require_grant(&self, grant_type: &str) -> Result<(), OAuthError> {
+        if self.allows(grant_type) {
+            return Ok(());
+        }
+        Err(OAuthError::bad(
+            "unauthorized_client",
+            format!("the client is not registered for the {grant_type} grant"),
+        ))
+    }
 }
 
 /// An issued authorization code.

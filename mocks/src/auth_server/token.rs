@@ -188,12 +188,7 @@ fn authorization_code(
     form: &Form,
     caller: &Caller,
 ) -> Result<Issued, OAuthError> {
-    if !caller.client.allows("authorization_code") {
-        return Err(OAuthError::bad(
-            "unauthorized_client",
-            "the client is not registered for the authorization_code grant",
-        ));
-    }
+    caller.client.require_grant("authorization_code")?;
     let code_value = form.required("code")?;
     let verifier = form.one("code_verifier")?;
     let redirect_uri = form.one("redirect_uri")?;
@@ -282,12 +277,7 @@ fn refresh_token(
     form: &Form,
     caller: &Caller,
 ) -> Result<Issued, OAuthError> {
-    if !caller.client.allows("refresh_token") {
-        return Err(OAuthError::bad(
-            "unauthorized_client",
-            "the client is not registered for the refresh_token grant",
-        ));
-    }
+    caller.client.require_grant("refresh_token")?;
     let presented = form.required("refresh_token")?;
     let Some(record) = grants.refresh.get(presented).cloned() else {
         return Err(OAuthError::invalid_grant("unknown refresh token"));
