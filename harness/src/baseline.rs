@@ -155,6 +155,7 @@ mod tests {
                 outcome,
                 checks: vec![check],
                 setup_error: None,
+                not_started: false,
                 transcript: serde_json::Value::Null,
                 transcript_text: String::new(),
                 duration_ms: 0,

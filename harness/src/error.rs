@@ -48,6 +48,22 @@ impl FileError {
         }
     }
 
+    /// An error at `field` (a path such as `step[2].http.bearer`), located through the TOML text's spans.
+    pub fn at_field(file: &Path, text: &str, field: &str, message: impl Into<String>) -> Self {
+        Self::at_span(
+            file,
+            text,
+            crate::spans::locate(text, field),
+            field,
+            message,
+        )
+    }
+
+    /// Turns a validation rule's [`Invalid`] into a located error.
+    pub fn from_invalid(file: &Path, text: &str, invalid: Invalid) -> Self {
+        Self::at_field(file, text, &invalid.field, invalid.message)
+    }
+
     /// Parses `text` as TOML into `T`, turning any syntax or schema error into a located [`FileError`].
     pub fn parse_toml<T: serde::de::DeserializeOwned>(
         file: &Path,
@@ -60,42 +76,57 @@ impl FileError {
             let inner = e.inner();
             let field = if field == "." { String::new() } else { field };
             let message = first_line(inner.message());
-            let mut span = inner.span();
             // For an unknown key, toml points at its table; point at the key itself.
-            if let (Some(s), Some(key)) = (&span, unknown_field(&message))
-                && let Some(at) = key_line_after(text, s.start, key)
-            {
-                span = Some(at..at);
-            }
+            let span = match unknown_field(&message) {
+                Some(key) => {
+                    let path = if field.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{field}.{key}")
+                    };
+                    crate::spans::locate(text, &path).or(inner.span())
+                }
+                None => inner.span(),
+            };
             Self::at_span(file, text, span, field, message)
         })
+    }
+}
+
+/// A validation rule's finding: the field (path relative to the file) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Dotted path of the field, e.g. `step[2].http.bearer`.
+    pub field: String,
+    /// What is wrong, in one sentence.
+    pub message: String,
+}
+
+impl Invalid {
+    /// A finding about `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same finding, with `prefix.` put before the field.
+    pub fn under(mut self, prefix: &str) -> Self {
+        self.field = if self.field.is_empty() {
+            prefix.to_string()
+        } else if self.field.starts_with('[') {
+            format!("{prefix}{}", self.field)
+        } else {
+            format!("{prefix}.{}", self.field)
+        };
+        self
     }
 }
 
 /// The key named by an "unknown field `x`" message.
 fn unknown_field(message: &str) -> Option<&str> {
     message.strip_prefix("unknown field `")?.split('`').next()
-}
-
-/// Byte offset of the first line at or after `from` that assigns `key` (`key =` or `{ key =`).
-fn key_line_after(text: &str, from: usize, key: &str) -> Option<usize> {
-    let mut offset = from.min(text.len());
-    // Start at the beginning of the line holding `from`.
-    offset = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    for line in text[offset..].split_inclusive('\n') {
-        let t = line.trim_start();
-        let inline = line
-            .find(&format!(" {key} ="))
-            .or_else(|| line.find(&format!("{{{key} =")));
-        if t.starts_with(&format!("{key} "))
-            || t.starts_with(&format!("{key}="))
-            || inline.is_some()
-        {
-            return Some(offset + (line.len() - t.len()));
-        }
-        offset += line.len();
-    }
-    None
 }
 
 fn first_line(message: &str) -> String {

@@ -1,4 +1,4 @@
-//! What a step sent and got back: the raw material of transcripts and check reports.
+//! What HTTP and MCP steps sent and got back: requests, responses and MCP sessions.
 
 use serde::Serialize;
 
@@ -78,66 +78,3 @@ pub struct McpSession {
     pub call: Option<Result<String, String>>,
 }
 
-/// The record of one step.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum StepRecord {
-    /// An HTTP exchange; `response` is an error text when none came (timeout, refused, garbage).
-    Http {
-        /// The request.
-        request: SentRequest,
-        /// The response, or why there is none.
-        response: Result<Response, String>,
-    },
-    /// An MCP client session.
-    Mcp {
-        /// Endpoint URL.
-        url: String,
-        /// Token name used.
-        bearer: String,
-        /// The session's result, or the error that ended it.
-        result: Result<McpSession, String>,
-    },
-    /// The step could not run (a variable it needs has no value).
-    NotRun {
-        /// Why.
-        reason: String,
-    },
-}
-
-impl StepRecord {
-    /// The HTTP response, if the step got one.
-    pub fn response(&self) -> Option<&Response> {
-        match self {
-            StepRecord::Http {
-                response: Ok(r), ..
-            } => Some(r),
-            _ => None,
-        }
-    }
-
-    /// One-line description of what the step sent.
-    pub fn request_line(&self) -> String {
-        match self {
-            StepRecord::Http { request, .. } => {
-                let mut s = format!("{} {}", request.method, request.url);
-                for (n, v) in &request.headers {
-                    if n.eq_ignore_ascii_case("authorization")
-                        || n.eq_ignore_ascii_case("mcp-session-id")
-                        || n.eq_ignore_ascii_case("content-type")
-                    {
-                        s.push_str(&format!("  {n}: {}", v.escape_debug()));
-                    }
-                }
-                if request.raw {
-                    s.push_str("  (raw)");
-                }
-                s
-            }
-            StepRecord::Mcp { url, bearer, .. } => {
-                format!("MCP client session to {url} with token `{bearer}`")
-            }
-            StepRecord::NotRun { reason } => format!("(not run: {reason})"),
-        }
-    }
-}

@@ -7,14 +7,16 @@
 #![warn(missing_docs)]
 
 pub mod baseline;
+pub mod authorization;
 pub mod challenge;
-pub mod checks;
 pub mod cli;
 pub mod error;
+pub mod expect;
 pub mod exchange;
 pub mod http;
 pub mod launch;
-pub mod locate;
+pub mod origin;
+pub mod spans;
 pub mod progress;
 pub mod redact;
 pub mod report;
@@ -23,7 +25,7 @@ pub mod requirements;
 pub mod runner;
 pub mod scenario;
 pub mod snapshot;
-pub mod steps;
+pub mod step;
 pub mod target;
 pub mod template;
 pub mod transcript;

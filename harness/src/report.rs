@@ -1,9 +1,20 @@
-//! Results of a run and their rendering for a terminal.
+//! The result model of a run: outcomes of checks and scenarios, and the exit code they imply. It reads
+//! nothing from the runner; renderers live in [`crate::reports`] (the terminal one is re-exported here).
 
-use crate::checks::Mismatch;
 use crate::requirements::Level;
+pub use crate::reports::terminal::{Style, render};
 use serde::Serialize;
-use std::fmt::Write as _;
+
+/// Why a check did not hold: the first expectation that failed, and where.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Mismatch {
+    /// The step whose result failed the expectation (None for run-wide expectations such as journals).
+    pub step: Option<String>,
+    /// What was expected.
+    pub expected: String,
+    /// What was observed.
+    pub got: String,
+}
 
 /// The outcome of one check or scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
@@ -31,7 +42,8 @@ impl Outcome {
         }
     }
 
-    fn label(self) -> &'static str {
+    /// The upper-case label (`PASS`, `FAIL`, …).
+    pub fn label(self) -> &'static str {
         match self {
             Outcome::Pass => "PASS",
             Outcome::Info => "INFO",
@@ -76,6 +88,9 @@ pub struct ScenarioResult {
     pub checks: Vec<CheckResult>,
     /// Why the scenario could not run (target did not start, deadline), if so (redacted).
     pub setup_error: Option<String>,
+    /// The target never became ready for this scenario (with every scenario so, the run exits 2).
+    #[serde(default)]
+    pub not_started: bool,
     /// What every step sent and got, redacted (JSON).
     pub transcript: serde_json::Value,
     /// The same as normalised text, with the check outcomes: what snapshots hold ([`crate::transcript`]).
@@ -134,11 +149,7 @@ impl RunReport {
                 .scenarios
                 .iter()
                 .filter(|s| s.outcome != Outcome::Skip)
-                .all(|s| {
-                    s.setup_error
-                        .as_deref()
-                        .is_some_and(|e| e.starts_with(crate::runner::NOT_STARTED))
-                });
+                .all(|s| s.not_started);
         if never_started {
             2
         } else if self.scenarios.iter().any(|s| s.outcome == Outcome::Fail) {
@@ -165,128 +176,3 @@ impl RunReport {
     }
 }
 
-/// Terminal styling.
-#[derive(Debug, Clone, Copy)]
-pub struct Style {
-    /// Use ANSI colours.
-    pub color: bool,
-    /// Show passing checks too.
-    pub verbose: bool,
-}
-
-impl Style {
-    fn paint(&self, o: Outcome) -> String {
-        let label = o.label();
-        if !self.color {
-            return label.to_string();
-        }
-        let code = match o {
-            Outcome::Pass => "32",
-            Outcome::Fail => "31;1",
-            Outcome::Warn => "33",
-            Outcome::Skip | Outcome::Info => "2",
-        };
-        format!("\x1b[{code}m{label}\x1b[0m")
-    }
-}
-
-/// Renders the report: per profile, per scenario, failed and warned checks in detail, then a summary.
-pub fn render(report: &RunReport, style: Style) -> String {
-    let mut out = String::new();
-    let mut profile = "";
-    for s in &report.scenarios {
-        if s.profile != profile {
-            profile = &s.profile;
-            let in_profile: Vec<_> = report
-                .scenarios
-                .iter()
-                .filter(|x| x.profile == profile)
-                .collect();
-            let worst = in_profile
-                .iter()
-                .map(|x| x.outcome)
-                .filter(|o| *o != Outcome::Skip)
-                .max()
-                .unwrap_or(Outcome::Skip);
-            let _ = writeln!(
-                out,
-                "\n{} profile {profile} ({} scenarios)",
-                style.paint(worst),
-                in_profile.len()
-            );
-        }
-        let _ = writeln!(
-            out,
-            "  {}  {:<34} {}  ({} ms)",
-            style.paint(s.outcome),
-            s.id.split('/').nth(1).unwrap_or(&s.id),
-            s.title,
-            s.duration_ms
-        );
-        if let Some(e) = &s.setup_error {
-            for (i, line) in e.lines().enumerate() {
-                let _ = writeln!(out, "        {}{line}", if i == 0 { "! " } else { "  " });
-            }
-        }
-        for c in &s.checks {
-            let show =
-                style.verbose || matches!(c.outcome, Outcome::Fail | Outcome::Warn | Outcome::Info);
-            if !show {
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                "        {} {} {}  {}",
-                style.paint(c.outcome),
-                c.requirement,
-                c.level,
-                c.what
-            );
-            if let Some(r) = &c.skip_reason {
-                let _ = writeln!(out, "             skipped: {r}");
-            }
-            if let Some(m) = &c.mismatch {
-                if let Some(step) = &m.step {
-                    let _ = writeln!(out, "             step:     {step}");
-                }
-                let _ = writeln!(out, "             expected: {}", m.expected);
-                let _ = writeln!(out, "             got:      {}", m.got);
-            }
-            if let Some(r) = &c.request {
-                let _ = writeln!(out, "             request:  {r}");
-            }
-        }
-    }
-    let n = report.check_counts();
-    let count = |o: Outcome| report.scenarios.iter().filter(|s| s.outcome == o).count();
-    let _ = writeln!(
-        out,
-        "\ntarget {}: {} scenarios: {} passed, {} failed, {} warned, {} skipped; {} checks: {} pass, {} fail, {} warn, {} skip, {} info; {:.2} s",
-        report.target,
-        report.scenarios.len(),
-        count(Outcome::Pass),
-        count(Outcome::Fail),
-        count(Outcome::Warn),
-        count(Outcome::Skip),
-        n.iter().sum::<usize>(),
-        n[0],
-        n[1],
-        n[2],
-        n[3],
-        n[4],
-        report.duration_ms as f64 / 1000.0
-    );
-    let failed: Vec<String> = report
-        .scenarios
-        .iter()
-        .flat_map(|s| s.checks.iter())
-        .filter(|c| c.outcome == Outcome::Fail)
-        .map(|c| c.requirement.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(out, "failed requirements: {}", failed.join(", "));
-    }
-    out
-}

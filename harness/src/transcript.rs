@@ -5,7 +5,8 @@
 //! `transfer-encoding`) dropped, headers sorted by name (duplicates keep their order), JSON bodies re-rendered
 //! with sorted keys, bodies cut at [`MAX_TEXT`] characters.
 
-use crate::exchange::{Response, SentRequest, StepRecord};
+use crate::exchange::Response;
+use crate::step::Record;
 use crate::redact::Redactor;
 use crate::report::CheckResult;
 use std::fmt::Write as _;
@@ -44,7 +45,7 @@ impl Normalizer {
 
 /// Renders a scenario's steps and check outcomes as transcript text.
 pub fn render(
-    steps: &[(String, &StepRecord)],
+    steps: &[(String, Record)],
     checks: &[CheckResult],
     redactor: &Redactor,
     norm: &Normalizer,
@@ -52,46 +53,7 @@ pub fn render(
     let mut out = String::new();
     for (name, record) in steps {
         let _ = writeln!(out, "## step {name}");
-        match record {
-            StepRecord::Http { request, response } => {
-                request_text(&mut out, request);
-                match response {
-                    Ok(r) => response_text(&mut out, r),
-                    Err(e) => {
-                        let _ = writeln!(out, "< (no response: {e})");
-                    }
-                }
-            }
-            StepRecord::Mcp {
-                url,
-                bearer,
-                result,
-            } => {
-                let _ = writeln!(out, "= MCP client session to {url} with token `{bearer}`");
-                match result {
-                    Ok(s) => {
-                        let _ = writeln!(out, "= server: {}", s.server);
-                        let _ = writeln!(out, "= protocol: {}", s.protocol_version);
-                        let _ = writeln!(out, "= tools: {}", s.tools.join(", "));
-                        match &s.call {
-                            Some(Ok(text)) => {
-                                let _ = writeln!(out, "= call: ok: {}", cut(text));
-                            }
-                            Some(Err(e)) => {
-                                let _ = writeln!(out, "= call: error: {}", cut(e));
-                            }
-                            None => {}
-                        }
-                    }
-                    Err(e) => {
-                        let _ = writeln!(out, "= failed: {e}");
-                    }
-                }
-            }
-            StepRecord::NotRun { reason } => {
-                let _ = writeln!(out, "(not run: {reason})");
-            }
-        }
+        record.render(&mut out);
         out.push('\n');
     }
     let _ = writeln!(out, "## checks");
@@ -108,28 +70,8 @@ pub fn render(
     norm.apply(&redactor.redact(&out))
 }
 
-fn request_text(out: &mut String, r: &SentRequest) {
-    let _ = writeln!(
-        out,
-        "> {} {}{}",
-        r.method,
-        r.url,
-        if r.raw { "  (raw)" } else { "" }
-    );
-    let mut headers = r.headers.clone();
-    headers.sort_by_key(|(n, _)| n.to_ascii_lowercase());
-    for (n, v) in headers {
-        let _ = writeln!(out, "> {n}: {}", v.escape_debug());
-    }
-    if let Some(b) = &r.body {
-        let _ = writeln!(out, ">");
-        for line in body_text(b).lines() {
-            let _ = writeln!(out, "> {line}");
-        }
-    }
-}
-
-fn response_text(out: &mut String, r: &Response) {
+/// A response as transcript lines (`< …`).
+pub fn response_text(out: &mut String, r: &Response) {
     let _ = writeln!(out, "< {}", r.status);
     let mut headers: Vec<(String, String)> = r
         .headers
@@ -181,7 +123,8 @@ pub fn body_text(body: &str) -> String {
     cut(body)
 }
 
-fn cut(s: &str) -> String {
+/// `s`, cut at [`MAX_TEXT`] characters.
+pub fn cut(s: &str) -> String {
     if s.chars().count() <= MAX_TEXT {
         s.to_string()
     } else {

@@ -16,7 +16,9 @@
 //!   scripted user ([`DeviceScript`]) and polling discipline enforced and
 //!   recorded.
 //! * [`MockUpstream`]: the upstream API a server calls on the user's behalf,
-//!   answering scripted [`UpstreamRule`]s and recording every request.
+//!   answering scripted [`UpstreamRule`]s and recording every request; a
+//!   wiremock `MockServer` (behind a TLS front for HTTPS) on which a test can
+//!   also mount its own mocks ([`MockUpstream::server`]).
 //! * [`TestCa`]: a per-run certificate authority and a leaf certificate for
 //!   `127.0.0.1` and `localhost`, so every mock can serve HTTPS.
 //!

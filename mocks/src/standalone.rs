@@ -15,8 +15,9 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
@@ -192,26 +193,38 @@ struct Mocks {
     _ca_dir: Option<tempfile::TempDir>,
 }
 
+/// With `--tls`: the server configuration, where the CA certificate was
+/// written, and the temporary directory holding it (kept alive by [`Mocks`]).
+type TlsSetup = (
+    Option<Arc<rustls::ServerConfig>>,
+    Option<PathBuf>,
+    Option<tempfile::TempDir>,
+);
+
+/// Generate the CA and write its certificate, when `--tls` is given.
+fn setup_tls(cli: &MocksCli) -> anyhow::Result<TlsSetup> {
+    if !cli.tls {
+        return Ok((None, None, None));
+    }
+    let ca = TestCa::generate()?;
+    let (path, dir) = match &cli.ca_out {
+        Some(path) => (path.clone(), None),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("authconform-mocks-")
+                .tempdir()
+                .context("creating a temporary directory for the CA")?;
+            (dir.path().join("ca.pem"), Some(dir))
+        }
+    };
+    std::fs::write(&path, ca.ca_pem())
+        .with_context(|| format!("writing the CA certificate to {}", path.display()))?;
+    Ok((Some(ca.server_config()?), Some(path), dir))
+}
+
 async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
     tls::install_crypto_provider();
-    let (tls_config, ca_path, ca_dir) = if cli.tls {
-        let ca = TestCa::generate()?;
-        let (path, dir) = match &cli.ca_out {
-            Some(path) => (path.clone(), None),
-            None => {
-                let dir = tempfile::Builder::new()
-                    .prefix("authconform-mocks-")
-                    .tempdir()
-                    .context("creating a temporary directory for the CA")?;
-                (dir.path().join("ca.pem"), Some(dir))
-            }
-        };
-        std::fs::write(&path, ca.ca_pem())
-            .with_context(|| format!("writing the CA certificate to {}", path.display()))?;
-        (Some(ca.server_config()?), Some(path), dir)
-    } else {
-        (None, None, None)
-    };
+    let (tls_config, ca_path, ca_dir) = setup_tls(cli)?;
 
     let clients: Vec<ClientConfig> = if cli.client.is_empty() {
         vec![ClientConfig {
@@ -266,11 +279,43 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
     .await
     .context("starting the device server")?;
 
-    let i = auth.issuer();
+    let mocks = Mocks {
+        auth,
+        upstream,
+        device,
+        _ca_dir: ca_dir,
+    };
+    let details = BannerDetails {
+        clients: &clients,
+        consent: &consent,
+        rule_count,
+        ca_path: ca_path.as_deref(),
+    };
+    write_banner(banner, cli, &mocks, &details);
+    Ok(mocks)
+}
+
+/// What the banner shows beyond the servers' own URLs.
+struct BannerDetails<'a> {
+    clients: &'a [ClientConfig],
+    consent: &'a Consent,
+    rule_count: usize,
+    ca_path: Option<&'a Path>,
+}
+
+/// Write every URL and setting, one `label value` line each.
+fn write_banner(banner: &mut String, cli: &MocksCli, mocks: &Mocks, details: &BannerDetails<'_>) {
+    let BannerDetails {
+        clients,
+        consent,
+        rule_count,
+        ca_path,
+    } = details;
+    let (auth, upstream, device) = (&mocks.auth, &mocks.upstream, &mocks.device);
     let mut line = |label: &str, value: &str| {
         let _ = writeln!(banner, "{label:<24}{value}");
     };
-    line("authorization server", i);
+    line("authorization server", auth.issuer());
     line("  metadata", &auth.metadata_url());
     line("  jwks", &auth.jwks_url());
     line("  authorize", &auth.authorization_endpoint());
@@ -280,7 +325,7 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
     line("  revoke", &auth.revocation_endpoint());
     line("  signing alg", auth.alg().as_str());
     line("  consent", &format!("{consent:?}").to_lowercase());
-    for c in &clients {
+    for c in *clients {
         let kind = if c.secret.is_some() {
             "confidential, secret as given"
         } else {
@@ -308,15 +353,9 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
         "  script",
         &format!("{:?}, interval {} ms", cli.device.0, cli.device_interval_ms),
     );
-    if let Some(path) = &ca_path {
+    if let Some(path) = ca_path {
         line("ca", &path.display().to_string());
     }
-    Ok(Mocks {
-        auth,
-        upstream,
-        device,
-        _ca_dir: ca_dir,
-    })
 }
 
 fn log_line(prefix: &str, r: &RequestRecord) -> String {

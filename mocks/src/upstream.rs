@@ -17,26 +17,41 @@
 //! Rules are tried in order and the first match answers; a request no rule
 //! matches gets `404` with a JSON body naming the method and path.
 //!
-//! The upstream is served by this crate's own axum router rather than
-//! wiremock: the same [`RunningServer`] as the other
-//! mocks, so it serves HTTPS from the per-run [`TestCa`](crate::TestCa), can be
-//! pinned to a port, and journals bodies as well as headers.
+//! # Served by wiremock
+//!
+//! A [`MockUpstream`] is a [`wiremock::MockServer`] on `127.0.0.1`. Each rule
+//! is compiled to a [`wiremock::Mock`] whose matchers are this module's own
+//! small [`wiremock::Match`] implementations of the `when` conditions (so the
+//! server and [`When::matches`] can never disagree), answering with a
+//! [`wiremock::ResponseTemplate`]. Rule `i` is mounted with priority `i + 1`
+//! (wiremock: lower wins, ties go to the earlier mount), so at most 254 rules
+//! fit; priority 255 is a catch-all answering the JSON `404`. The journal is
+//! wiremock's record of received requests ([`MockServer::received_requests`]).
+//!
+//! [`MockUpstream::server`] hands out the `MockServer` itself, so a test can
+//! mount its own `Mock::given(…)` next to the rules.
+//!
+//! wiremock serves plain HTTP only. When [`UpstreamConfig::tls`] is set, a
+//! small tokio-rustls front listens on `127.0.0.1` (the configured port),
+//! terminates TLS and relays the bytes to wiremock's loopback address; the
+//! [`MockUpstream::base_url`] is then the front's `https://` URL.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use anyhow::{Context, anyhow};
-use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use anyhow::{Context, anyhow, bail};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use wiremock::matchers::any;
+use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
-use crate::journal::BODY_LIMIT;
-use crate::server::RunningServer;
+use crate::server::bind_localhost;
+
+mod front;
+
+use front::TlsFront;
 
 /// One scripted behaviour: when a request matches [`When`], answer with
 /// [`Respond`].
@@ -77,28 +92,39 @@ impl When {
         headers: &[(String, String)],
         body: &str,
     ) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
-            && self.path.as_deref().is_none_or(|p| p == path)
-            && self
-                .path_prefix
-                .as_deref()
-                .is_none_or(|p| path.starts_with(p))
-            && self.headers.iter().all(|(name, value)| {
-                headers
-                    .iter()
-                    .any(|(n, v)| n.eq_ignore_ascii_case(name) && v == value)
-            })
-            && self
-                .body_contains
-                .as_deref()
-                .is_none_or(|needle| body.contains(needle))
+        let parts = Parts {
+            method,
+            path,
+            headers,
+            body,
+        };
+        self.conditions().iter().all(|c| c.holds(&parts))
     }
 
     /// Whether a journaled request matches.
     pub fn matches_entry(&self, entry: &JournalEntry) -> bool {
         self.matches(&entry.method, &entry.path, &entry.headers, &entry.body)
+    }
+
+    /// The conditions, one per field set (none for an empty `When`).
+    fn conditions(&self) -> Vec<Condition> {
+        let mut conditions = Vec::new();
+        if let Some(method) = &self.method {
+            conditions.push(Condition::Method(method.clone()));
+        }
+        if let Some(path) = &self.path {
+            conditions.push(Condition::Path(path.clone()));
+        }
+        if let Some(prefix) = &self.path_prefix {
+            conditions.push(Condition::PathPrefix(prefix.clone()));
+        }
+        for (name, value) in &self.headers {
+            conditions.push(Condition::Header(name.clone(), value.clone()));
+        }
+        if let Some(needle) = &self.body_contains {
+            conditions.push(Condition::BodyContains(needle.clone()));
+        }
+        conditions
     }
 }
 
@@ -191,7 +217,8 @@ pub struct UpstreamConfig {
 pub struct JournalEntry {
     /// The request method, e.g. `GET`.
     pub method: String,
-    /// The request path, without the query string.
+    /// The request path, without the query string, as wiremock parsed it
+    /// (dot segments resolved).
     pub path: String,
     /// The request headers, names lower-case, in arrival order (repeated
     /// values of one header name are listed together). Recorded as received:
@@ -201,9 +228,17 @@ pub struct JournalEntry {
     pub query: Option<String>,
     /// The body, decoded as UTF-8 (invalid sequences replaced).
     pub body: String,
-    /// Wall-clock arrival time.
+    /// Wall-clock time at which wiremock began matching the request (after
+    /// its body had been read), taken by an always-false matcher mounted
+    /// ahead of every rule: wiremock itself records no timestamps. Entries
+    /// are in arrival order, so `at` never decreases along the journal. Only
+    /// if that matcher was removed (by [`MockServer::reset`] on
+    /// [`MockUpstream::server`]) is it [`SystemTime::UNIX_EPOCH`].
     pub at: SystemTime,
-    /// The index of the rule that answered; `None` for a 404.
+    /// The index of the first rule whose [`When`] matches this entry
+    /// (recomputed when the journal is read), which is the rule that
+    /// answered; `None` when none matches (the request got the `404`, or a
+    /// [`Mock`] mounted through [`MockUpstream::server`] answered it).
     pub rule: Option<usize>,
 }
 
@@ -218,75 +253,66 @@ impl JournalEntry {
     }
 }
 
-/// A rule checked and ready to answer.
+/// The parts of a request a [`When`] looks at.
+struct Parts<'a> {
+    method: &'a str,
+    path: &'a str,
+    headers: &'a [(String, String)],
+    body: &'a str,
+}
+
+/// One condition of a [`When`], also a wiremock matcher.
+///
+/// wiremock's own matchers differ in edge cases (its `header` matcher splits
+/// values at commas and wants all of them to match, `method` compares the
+/// request's method case-sensitively, `body_string_contains` refuses
+/// non-UTF-8 bodies), so the rules match with these instead, which share one
+/// predicate with [`When::matches`] and hence with the journal's `rule`.
 #[derive(Clone, Debug)]
-struct Compiled {
-    when: When,
-    status: StatusCode,
-    headers: Vec<(HeaderName, HeaderValue)>,
-    body: Vec<u8>,
+enum Condition {
+    /// The method, case-insensitively.
+    Method(String),
+    /// The exact path.
+    Path(String),
+    /// A path prefix.
+    PathPrefix(String),
+    /// A header: name case-insensitive, value exact.
+    Header(String, String),
+    /// A substring of the body (decoded as lossy UTF-8).
+    BodyContains(String),
 }
 
-fn compile(index: usize, rule: &UpstreamRule) -> anyhow::Result<Compiled> {
-    let context = || format!("upstream rule {index}");
-    let status = StatusCode::from_u16(rule.respond.status)
-        .map_err(|_| anyhow!("status {} is not a valid HTTP status", rule.respond.status))
-        .with_context(context)?;
-    let (body, default_type) = match (&rule.respond.json, &rule.respond.body) {
-        (Some(_), Some(_)) => {
-            return Err(anyhow!("`json` and `body` are exclusive")).with_context(context);
+impl Condition {
+    fn holds(&self, parts: &Parts<'_>) -> bool {
+        match self {
+            Condition::Method(method) => method.eq_ignore_ascii_case(parts.method),
+            Condition::Path(path) => parts.path == path,
+            Condition::PathPrefix(prefix) => parts.path.starts_with(prefix.as_str()),
+            Condition::Header(name, value) => parts
+                .headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case(name) && v == value),
+            Condition::BodyContains(needle) => parts.body.contains(needle.as_str()),
         }
-        (Some(json), None) => (
-            serde_json::to_vec(json).with_context(context)?,
-            Some("application/json"),
-        ),
-        (None, Some(text)) => (text.as_bytes().to_vec(), Some("text/plain; charset=utf-8")),
-        (None, None) => (Vec::new(), None),
-    };
-    let mut headers = Vec::new();
-    for (name, value) in &rule.respond.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| anyhow!("`{name}` is not a valid header name"))
-            .with_context(context)?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| anyhow!("the value of `{name}` is not a valid header value"))
-            .with_context(context)?;
-        headers.push((name, value));
-    }
-    if let Some(content_type) = default_type
-        && !headers.iter().any(|(n, _)| n == header::CONTENT_TYPE)
-    {
-        headers.push((header::CONTENT_TYPE, HeaderValue::from_static(content_type)));
-    }
-    Ok(Compiled {
-        when: rule.when.clone(),
-        status,
-        headers,
-        body,
-    })
-}
-
-struct Inner {
-    rules: Vec<Compiled>,
-    journal: Mutex<Vec<JournalEntry>>,
-}
-
-impl Inner {
-    fn journal(&self) -> MutexGuard<'_, Vec<JournalEntry>> {
-        self.journal.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
-    let at = SystemTime::now();
-    let (parts, body) = request.into_parts();
-    let body = match to_bytes(body, BODY_LIMIT).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-        }
-    };
-    let headers: Vec<(String, String)> = parts
+impl Match for Condition {
+    fn matches(&self, request: &Request) -> bool {
+        let headers = header_pairs(request);
+        let body = String::from_utf8_lossy(&request.body);
+        self.holds(&Parts {
+            method: request.method.as_str(),
+            path: request.url.path(),
+            headers: &headers,
+            body: &body,
+        })
+    }
+}
+
+/// The headers of `request`, names lower-case, values as lossy UTF-8.
+fn header_pairs(request: &Request) -> Vec<(String, String)> {
+    request
         .headers
         .iter()
         .map(|(name, value)| {
@@ -295,55 +321,133 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
                 String::from_utf8_lossy(value.as_bytes()).into_owned(),
             )
         })
-        .collect();
-    let method = parts.method.as_str().to_owned();
-    let path = parts.uri.path().to_owned();
-    let matched = inner
-        .rules
-        .iter()
-        .position(|rule| rule.when.matches(&method, &path, &headers, &body));
-    let response = match matched.and_then(|i| inner.rules.get(i)) {
-        Some(rule) => {
-            let mut response = Response::new(Body::from(rule.body.clone()));
-            *response.status_mut() = rule.status;
-            for (name, value) in &rule.headers {
-                response.headers_mut().append(name.clone(), value.clone());
-            }
-            response
-        }
-        None => (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({
-                "error": "not_found",
-                "message": format!("no upstream rule matches {method} {path}"),
-            })),
-        )
-            .into_response(),
+        .collect()
+}
+
+/// At most this many rules: wiremock priorities are `1..=255`, rule `i` has
+/// priority `i + 1` and 255 is the catch-all `404`.
+const MAX_RULES: usize = 254;
+
+/// The priority of the catch-all `404`: the lowest.
+const CATCH_ALL_PRIORITY: u8 = u8::MAX;
+
+/// The response of a rule: checked here, so that wiremock's panicking
+/// conversions never see a bad status or header.
+fn template(respond: &Respond) -> anyhow::Result<ResponseTemplate> {
+    let status = StatusCode::from_u16(respond.status)
+        .map_err(|_| anyhow!("status {} is not a valid HTTP status", respond.status))?;
+    let (body, default_type) = match (&respond.json, &respond.body) {
+        (Some(_), Some(_)) => bail!("`json` and `body` are exclusive"),
+        (Some(json), None) => (serde_json::to_vec(json)?, Some("application/json")),
+        (None, Some(text)) => (text.as_bytes().to_vec(), Some("text/plain; charset=utf-8")),
+        (None, None) => (Vec::new(), None),
     };
-    inner.journal().push(JournalEntry {
-        method,
-        path,
-        headers,
-        query: parts.uri.query().map(str::to_owned),
-        body,
-        at,
-        rule: matched,
-    });
-    response
+    let mut headers = Vec::new();
+    for (name, value) in &respond.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| anyhow!("`{name}` is not a valid header name"))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| anyhow!("the value of `{name}` is not a valid header value"))?;
+        headers.push((name, value));
+    }
+    if let Some(content_type) = default_type
+        && !headers.iter().any(|(n, _)| n == header::CONTENT_TYPE)
+    {
+        headers.push((header::CONTENT_TYPE, HeaderValue::from_static(content_type)));
+    }
+    // `set_body_bytes` sets no content type, so the headers above are all
+    // there is (`set_body_json`/`set_body_string` would override them).
+    let mut template = ResponseTemplate::new(status).set_body_bytes(body);
+    for (name, value) in headers {
+        template = template.append_header(name, value);
+    }
+    Ok(template)
+}
+
+/// Compile rule `index` to a wiremock [`Mock`] with priority `index + 1`.
+fn compile(index: usize, rule: &UpstreamRule) -> anyhow::Result<Mock> {
+    let context = || format!("upstream rule {index}");
+    let priority = u8::try_from(index + 1)
+        .ok()
+        .filter(|p| *p < CATCH_ALL_PRIORITY)
+        .ok_or_else(|| anyhow!("at most {MAX_RULES} rules are supported"))
+        .with_context(context)?;
+    let template = template(&rule.respond).with_context(context)?;
+    let mut builder = Mock::given(any());
+    for condition in rule.when.conditions() {
+        builder = builder.and(condition);
+    }
+    Ok(builder
+        .respond_with(template)
+        .with_priority(priority)
+        .named(context()))
+}
+
+/// The catch-all: `404` with a JSON body naming the method and path.
+fn not_found() -> Mock {
+    Mock::given(any())
+        .respond_with(|request: &Request| {
+            ResponseTemplate::new(StatusCode::NOT_FOUND).set_body_json(json!({
+                "error": "not_found",
+                "message": format!(
+                    "no upstream rule matches {} {}",
+                    request.method,
+                    request.url.path()
+                ),
+            }))
+        })
+        .with_priority(CATCH_ALL_PRIORITY)
+        .named("no upstream rule matches")
+}
+
+/// Arrival times, one per request wiremock handles, in order.
+type Arrivals = Arc<Mutex<Vec<SystemTime>>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A matcher that never matches but notes when it was asked. Mounted first
+/// with priority 1, it is asked about every request, in the order wiremock
+/// records them (it matches under the lock it records under).
+struct ArrivalClock(Arrivals);
+
+impl Match for ArrivalClock {
+    fn matches(&self, _request: &Request) -> bool {
+        lock(&self.0).push(SystemTime::now());
+        false
+    }
+}
+
+/// The wiremock server for `config`: on the configured port when serving
+/// plain HTTP, on any loopback port behind a TLS front otherwise.
+async fn start_server(config: &UpstreamConfig) -> anyhow::Result<MockServer> {
+    let port = if config.tls.is_some() { 0 } else { config.port };
+    let listener = bind_localhost(port)?;
+    Ok(MockServer::builder().listener(listener).start().await)
 }
 
 /// A mock upstream API on `127.0.0.1`, answering scripted [`UpstreamRule`]s
-/// and recording every request. Shuts down when dropped.
+/// and recording every request: a [`wiremock::MockServer`], behind a TLS
+/// front when configured. Shuts down when dropped.
 pub struct MockUpstream {
-    server: RunningServer,
-    inner: Arc<Inner>,
+    /// The TLS front, if any (declared first: dropped, hence stopped, first).
+    front: Option<TlsFront>,
+    server: MockServer,
+    base_url: String,
+    whens: Vec<When>,
+    arrivals: Arrivals,
+    /// How many received requests [`MockUpstream::clear_journal`] hides.
+    cleared: Mutex<usize>,
 }
 
 impl fmt::Debug for MockUpstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MockUpstream")
-            .field("base_url", &self.server.base_url())
-            .field("rules", &self.inner.rules.len())
+            .field("base_url", &self.base_url)
+            .field("wiremock", self.server.address())
+            .field("tls_front", &self.front.as_ref().map(TlsFront::addr))
+            .field("rules", &self.whens.len())
             .finish_non_exhaustive()
     }
 }
@@ -367,7 +471,8 @@ impl MockUpstream {
     /// in order, first match wins.
     ///
     /// Fails on a rule that cannot answer (an invalid status or header, both
-    /// `json` and `body`) or when no port can be bound.
+    /// `json` and `body`), on more than 254 rules (wiremock has 255
+    /// priorities, one is the catch-all `404`), or when no port can be bound.
     pub async fn start_with(rules: &[UpstreamRule]) -> anyhow::Result<MockUpstream> {
         Self::start_with_config(UpstreamConfig {
             rules: rules.to_vec(),
@@ -376,48 +481,141 @@ impl MockUpstream {
         .await
     }
 
-    /// Start with a full configuration (TLS, port, rules).
+    /// Start with a full configuration (TLS, port, rules); fails as
+    /// [`MockUpstream::start_with`] does.
     pub async fn start_with_config(config: UpstreamConfig) -> anyhow::Result<MockUpstream> {
-        let rules = config
+        if config.rules.len() > MAX_RULES {
+            bail!(
+                "{} upstream rules: at most {MAX_RULES} are supported (wiremock priorities \
+                 are 1..=255, and 255 answers the 404)",
+                config.rules.len()
+            );
+        }
+        let mocks = config
             .rules
             .iter()
             .enumerate()
             .map(|(i, rule)| compile(i, rule))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let inner = Arc::new(Inner {
-            rules,
-            journal: Mutex::new(Vec::new()),
-        });
-        let router = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&inner));
-        let server = RunningServer::start_on(config.port, router, config.tls).await?;
-        Ok(MockUpstream { server, inner })
+        let server = start_server(&config).await?;
+        let arrivals = Arrivals::default();
+        Mock::given(ArrivalClock(Arc::clone(&arrivals)))
+            .respond_with(ResponseTemplate::new(StatusCode::INTERNAL_SERVER_ERROR))
+            .with_priority(1)
+            .named("arrival clock")
+            .mount(&server)
+            .await;
+        for mock in mocks {
+            mock.mount(&server).await;
+        }
+        not_found().mount(&server).await;
+        let (front, base_url) = match config.tls {
+            Some(tls) => {
+                let front = TlsFront::start(config.port, tls, *server.address())?;
+                let url = format!("https://{}", front.addr());
+                (Some(front), url)
+            }
+            None => (None, server.uri()),
+        };
+        Ok(MockUpstream {
+            front,
+            server,
+            base_url,
+            whens: config.rules.into_iter().map(|r| r.when).collect(),
+            arrivals,
+            cleared: Mutex::new(0),
+        })
     }
 
-    /// The base URL, `http://127.0.0.1:PORT` (or `https://…`), without a
-    /// trailing slash.
+    /// The base URL, `http://127.0.0.1:PORT` (or `https://…` through the TLS
+    /// front), without a trailing slash.
     pub fn base_url(&self) -> String {
-        self.server.base_url().to_owned()
+        self.base_url.clone()
     }
 
-    /// Every request received so far, oldest first.
+    /// The wiremock server behind this upstream (plain HTTP on `127.0.0.1`;
+    /// with TLS configured, the front relays to it). Mount your own
+    /// [`Mock`]s on it; they take part in the same priority order as the
+    /// rules: rule `i` has priority `i + 1` and wins ties (it was mounted
+    /// first), the catch-all `404` has priority 255. Do not call
+    /// [`MockServer::reset`] on it: that unmounts the rules and the journal's
+    /// clock.
+    ///
+    /// ```
+    /// use authconform_mocks::MockUpstream;
+    /// use wiremock::matchers::{method, path};
+    /// use wiremock::{Mock, ResponseTemplate};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// # authconform_mocks::tls::install_crypto_provider();
+    /// let upstream = MockUpstream::start().await; // GET /projects → two projects
+    /// Mock::given(method("GET"))
+    ///     .and(path("/health"))
+    ///     .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+    ///     .expect(1) // verified when `upstream` is dropped, as wiremock does
+    ///     .mount(upstream.server())
+    ///     .await;
+    ///
+    /// let http = reqwest::Client::new();
+    /// let health = http.get(format!("{}/health", upstream.base_url())).send().await?;
+    /// assert_eq!(health.text().await?, "ok");
+    /// let projects = http.get(format!("{}/projects", upstream.base_url())).send().await?;
+    /// assert_eq!(projects.status(), 200);
+    ///
+    /// // Both are journaled; only the second was answered by a rule.
+    /// let journal = upstream.journal().await;
+    /// assert_eq!(journal.iter().map(|e| e.rule).collect::<Vec<_>>(), [None, Some(0)]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+
+    /// Every request received so far (since the last
+    /// [`MockUpstream::clear_journal`]), oldest first.
     pub async fn journal(&self) -> Vec<JournalEntry> {
-        self.inner.journal().clone()
+        let requests = self.server.received_requests().await.unwrap_or_default();
+        let arrivals = lock(&self.arrivals).clone();
+        let skip = *lock(&self.cleared);
+        requests
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .map(|(i, request)| self.entry(request, arrivals.get(i).copied()))
+            .collect()
+    }
+
+    fn entry(&self, request: &Request, at: Option<SystemTime>) -> JournalEntry {
+        let mut entry = JournalEntry {
+            method: request.method.as_str().to_owned(),
+            path: request.url.path().to_owned(),
+            headers: header_pairs(request),
+            query: request.url.query().map(str::to_owned),
+            body: String::from_utf8_lossy(&request.body).into_owned(),
+            at: at.unwrap_or(SystemTime::UNIX_EPOCH),
+            rule: None,
+        };
+        entry.rule = self.whens.iter().position(|w| w.matches_entry(&entry));
+        entry
     }
 
     /// How many journaled requests match `when`.
     pub async fn count_matching(&self, when: &When) -> usize {
-        self.inner
-            .journal()
+        self.journal()
+            .await
             .iter()
             .filter(|e| when.matches_entry(e))
             .count()
     }
 
-    /// Forget the journal so far.
+    /// Forget the journal so far (wiremock keeps its record; the journal
+    /// starts after it).
     pub async fn clear_journal(&self) {
-        self.inner.journal().clear();
+        let received = self.server.received_requests().await.map_or(0, |r| r.len());
+        let mut cleared = lock(&self.cleared);
+        *cleared = (*cleared).max(received);
     }
 }
 
@@ -484,5 +682,22 @@ mod tests {
             ..UpstreamRule::default()
         };
         assert!(compile(0, &header).is_err());
+    }
+
+    #[test]
+    fn mock_upstream_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<MockUpstream>();
+    }
+
+    #[test]
+    fn rule_priorities_stop_before_the_catch_all() {
+        let rule = UpstreamRule::default();
+        assert!(compile(MAX_RULES - 1, &rule).is_ok());
+        let err = compile(MAX_RULES, &rule).err().map(|e| format!("{e:#}"));
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("at most 254")),
+            "{err:?}"
+        );
     }
 }

@@ -96,6 +96,22 @@ faults! {
         "tools/call is served without the mcp:tools scope (whether scope errors are HTTP 403s or tool-level)",
     SlashedAudience => "slashed-audience":
         "the audience must be the resource URL with a trailing slash, so tokens for the canonical URI are refused",
+    PartnerScopeForProjectKey => "partner-scope-for-project-key":
+        "stdio: list_projects calls GET /partner/projects (the key owner's account-wide listing) instead of /projects",
+    MaskUpstream403 => "mask-upstream-403":
+        "stdio: an upstream 403 becomes a success result with text `[]` (masked as an empty success)",
+    RetryWithEnvCredential => "retry-with-env-credential":
+        "stdio: after an upstream 401 or 403 the request is retried once with the key from --fallback-key-env",
+    ForwardOtherCredential => "forward-other-credential":
+        "stdio: every upstream request also carries `Authorization: Bearer ref-service-token-7c1d9e`",
+    EchoKeyInError => "echo-key-in-error":
+        "stdio: tool errors (and the same stderr line) include the API key, or the variable's value when it is blank",
+    HangWithoutKey => "hang-without-key":
+        "stdio: with the API key unset or empty the server never answers initialize (it reads stdin until it closes)",
+    PartnerListsOneOrganization => "partner-lists-one-organization":
+        "stdio: list_projects keeps only the projects whose organization is the first project's, so a partner key lists one organization of its account",
+    OauthCallbackListener => "oauth-callback-listener":
+        "stdio: at start the server binds a 127.0.0.1 callback listener and opens $BROWSER on an OAuth authorize URL, as if starting an OAuth flow",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

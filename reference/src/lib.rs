@@ -1,7 +1,9 @@
 //! The reference implementation the authconform suite is run against: an MCP
 //! server over streamable HTTP, protected as the MCP authorization
 //! specification requires (RFC 9728 protected resource metadata, RFC 6750
-//! bearer tokens, RFC 8707 audience binding), trusting one OAuth issuer.
+//! bearer tokens, RFC 8707 audience binding), trusting one OAuth issuer; and
+//! (`stdio`) the "local install" shape, an MCP server over stdio that calls an
+//! upstream REST API with an API key taken from the environment.
 //!
 //! Seeded faults (`--fault NAME`, see [`FAULTS`]) each break exactly one
 //! behaviour so the suite can prove that its checks can fail.
@@ -12,6 +14,8 @@ mod auth;
 mod faults;
 mod jwt;
 mod mcp;
+mod stdio;
+mod upstream_client;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -35,6 +39,7 @@ use tokio::sync::oneshot;
 
 pub use auth::{AuthContext, SCOPE_READ, SCOPE_TOOLS};
 pub use faults::{FAULTS, Fault, Faults, UnknownFault};
+pub use stdio::StdioArgs;
 
 /// Environment variable with extra fault names (comma-separated), merged with `--fault`.
 pub const FAULT_ENV: &str = "AUTHCONFORM_REFERENCE_FAULT";
@@ -52,6 +57,8 @@ pub struct ReferenceCli {
 pub enum ReferenceCommand {
     /// MCP server over streamable HTTP, OAuth-protected
     Http(HttpArgs),
+    /// MCP server over stdio, a thin layer over an upstream REST API using an API key from the environment
+    Stdio(StdioArgs),
 }
 
 fn fault_parser() -> PossibleValuesParser {
@@ -127,24 +134,18 @@ pub(crate) struct AppState {
     pub(crate) scope_errors: ScopeErrors,
 }
 
-/// Runs the command line: installs the crypto provider, merges faults from
-/// [`FAULT_ENV`], prints `authconform-reference listening on {base}/mcp` to
-/// stdout once listening, and serves until SIGTERM or ctrl-c.
+/// Runs the command line, after merging faults from [`FAULT_ENV`].
+///
+/// `http` installs the crypto provider, prints `authconform-reference listening
+/// on {base}/mcp` to stdout once listening, and serves until SIGTERM or ctrl-c.
+/// `stdio` speaks MCP over stdin/stdout (stdout carries nothing else) until
+/// stdin closes.
 ///
 /// An unknown fault name yields an error that downcasts to [`UnknownFault`].
 pub async fn run(cli: ReferenceCli) -> anyhow::Result<()> {
     match cli.command {
         ReferenceCommand::Http(mut args) => {
-            if let Ok(env) = std::env::var(FAULT_ENV) {
-                args.faults.extend(
-                    env.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
-                );
-            }
-            // Reject bad faults before anything is printed.
-            Faults::parse(&args.faults)?;
+            merge_env_faults(&mut args.faults)?;
             let (ready_tx, ready_rx) = oneshot::channel();
             let server = tokio::spawn(serve(args, ready_tx, shutdown_signal()));
             if let Ok(base) = ready_rx.await {
@@ -158,7 +159,25 @@ pub async fn run(cli: ReferenceCli) -> anyhow::Result<()> {
             }
             server.await.context("server task failed")?
         }
+        ReferenceCommand::Stdio(mut args) => {
+            merge_env_faults(&mut args.faults)?;
+            stdio::run(args).await
+        }
     }
+}
+
+/// Adds the faults named in [`FAULT_ENV`] to `faults`, then rejects unknown
+/// names (before anything is printed).
+fn merge_env_faults(faults: &mut Vec<String>) -> Result<(), UnknownFault> {
+    if let Ok(env) = std::env::var(FAULT_ENV) {
+        faults.extend(
+            env.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Faults::parse(faults.iter()).map(drop)
 }
 
 /// Resolves on SIGTERM or ctrl-c.
@@ -438,7 +457,9 @@ mod tests {
             "ignore-audience",
         ])
         .unwrap();
-        let ReferenceCommand::Http(args) = cli.reference.command;
+        let ReferenceCommand::Http(args) = cli.reference.command else {
+            panic!("not http");
+        };
         assert_eq!(args.faults, ["accept-expired", "ignore-audience"]);
         assert_eq!(args.listen.to_string(), "127.0.0.1:0");
 
@@ -447,5 +468,26 @@ mod tests {
             .unwrap();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("accept-expired"));
+    }
+
+    #[test]
+    fn stdio_cli_has_defaults_and_takes_faults() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "stdio",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--fault",
+            "mask-upstream-403",
+        ])
+        .unwrap();
+        let ReferenceCommand::Stdio(args) = cli.reference.command else {
+            panic!("not stdio");
+        };
+        assert_eq!(args.key_env, "REFERENCE_API_KEY");
+        assert_eq!(args.fallback_key_env, "REFERENCE_FALLBACK_KEY");
+        assert_eq!(args.faults, ["mask-upstream-403"]);
+        assert!(args.ca_file.is_none());
+        assert!(Cli::try_parse_from(["x", "stdio"]).is_err());
     }
 }

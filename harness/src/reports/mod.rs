@@ -34,6 +34,7 @@ mod json;
 mod junit;
 mod markdown;
 mod matrix;
+pub mod terminal;
 
 pub use json::{labels, load};
 pub use junit::junit;

@@ -31,10 +31,14 @@ pub async fn run_reference(faults: &[&str], filter: Option<&str>) -> RunReport {
 
 /// Runs `target` (the reference, perhaps launched with other arguments) with `faults` seeded.
 pub async fn run_target(mut target: Target, faults: &[&str], filter: Option<&str>) -> RunReport {
+    let faults = faults.join(",");
     if let Some(launch) = target.launch.as_mut() {
         launch
             .env
-            .insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults.join(","));
+            .insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults.clone());
+    }
+    if let Some(stdio) = target.surfaces.mcp_stdio.as_mut() {
+        stdio.env.insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults);
     }
     let scenarios = scenarios()
         .into_iter()

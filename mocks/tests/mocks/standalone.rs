@@ -1,5 +1,6 @@
 //! The standalone `authconform-mocks` binary, driven as a user would.
 
+use std::io::Write as _;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -217,5 +218,58 @@ async fn bad_flags_exit_2_with_a_message() -> anyhow::Result<()> {
         .await?;
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/rules.toml"));
+    Ok(())
+}
+
+/// Whether the tests run under CI (`CI=true`, or `CI=1`), where a missing
+/// tool is a failure rather than a skip.
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+#[tokio::test]
+async fn standalone_upstream_answers_curl_over_tls() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let ca_path = dir.path().join("ca.pem");
+    let ca_arg = ca_path.to_string_lossy().into_owned();
+    let (_child, banner) = launch(&["--tls", "--ca-out", &ca_arg, "--quiet"]).await?;
+    let upstream = value(&banner, "upstream")?;
+    let upstream = upstream.split(' ').next().context("upstream url")?;
+    assert!(upstream.starts_with("https://127.0.0.1:"), "{upstream}");
+
+    let url = format!("{upstream}/projects");
+    let output = Command::new("curl")
+        .args(["-sS", "--noproxy", "*", "--max-time", "30", "--cacert"])
+        .args([ca_arg.as_str(), url.as_str()])
+        .output()
+        .await;
+    let output = match output {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                !under_ci(),
+                "curl is not installed, and CI=true: install curl to run this test"
+            );
+            // Straight to the stderr handle, not `eprintln!`: libtest captures
+            // the macros' output of a passing test, and this must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: curl not installed (standalone_upstream_answers_curl_over_tls)"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e).context("running curl"),
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "curl {url} failed: {stderr}");
+    let body: Value = serde_json::from_slice(&output.stdout)
+        .with_context(|| format!("curl printed no JSON: {stderr}"))?;
+    assert_eq!(
+        body,
+        serde_json::json!([
+            {"id": "p1", "name": "Project One"},
+            {"id": "p2", "name": "Project Two"},
+        ])
+    );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The mock upstream: scripted rules, first match wins, journal, TLS.
 
 use anyhow::Context;
+use authconform_mocks::upstream::default_rules;
 use authconform_mocks::{
     MockUpstream, Respond, TestCa, UpstreamConfig, UpstreamRule, UpstreamRules, When,
 };
@@ -222,5 +223,157 @@ async fn invalid_rules_fail_to_start() -> anyhow::Result<()> {
         .err()
         .context("a rule with both json and body started")?;
     assert!(format!("{err:#}").contains("upstream rule 1"), "{err:#}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn more_than_254_rules_are_refused() -> anyhow::Result<()> {
+    let rules = vec![UpstreamRule::default(); 255];
+    let err = MockUpstream::start_with(&rules)
+        .await
+        .err()
+        .context("255 rules started")?;
+    assert!(format!("{err:#}").contains("at most 254"), "{err:#}");
+
+    // 254 fit, and the last one still answers (priority 254, before the 404).
+    let mut rules = vec![
+        UpstreamRule {
+            when: When {
+                path: Some("/never".into()),
+                ..When::default()
+            },
+            ..UpstreamRule::default()
+        };
+        253
+    ];
+    rules.push(UpstreamRule {
+        respond: Respond {
+            status: 202,
+            ..Respond::default()
+        },
+        ..UpstreamRule::default()
+    });
+    let upstream = MockUpstream::start_with(&rules).await?;
+    let reply = http()
+        .get(format!("{}/x", upstream.base_url()))
+        .send()
+        .await?;
+    assert_eq!(reply.status(), 202);
+    assert_eq!(upstream.journal().await[0].rule, Some(253));
+    Ok(())
+}
+
+#[tokio::test]
+async fn journal_times_rules_and_clearing() -> anyhow::Result<()> {
+    let before = std::time::SystemTime::now();
+    let upstream = MockUpstream::start().await;
+    for path in ["/projects", "/nothing", "/projects"] {
+        http()
+            .get(format!("{}{path}", upstream.base_url()))
+            .send()
+            .await?;
+    }
+    let after = std::time::SystemTime::now();
+    let journal = upstream.journal().await;
+    assert_eq!(
+        journal.iter().map(|e| e.rule).collect::<Vec<_>>(),
+        [Some(0), None, Some(0)]
+    );
+    for pair in journal.windows(2) {
+        assert!(pair[0].at <= pair[1].at);
+    }
+    assert!(journal.iter().all(|e| before <= e.at && e.at <= after));
+
+    upstream.clear_journal().await;
+    assert!(upstream.journal().await.is_empty());
+    http()
+        .get(format!("{}/projects?after=clear", upstream.base_url()))
+        .send()
+        .await?;
+    let journal = upstream.journal().await;
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].query.as_deref(), Some("after=clear"));
+    assert!(journal[0].at >= after);
+    assert_eq!(upstream.count_matching(&When::default()).await, 1);
+    Ok(())
+}
+
+/// A free port on 127.0.0.1 (bound, then released).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+#[tokio::test]
+async fn pinned_ports_plain_and_tls() -> anyhow::Result<()> {
+    let port = free_port()?;
+    let plain = MockUpstream::start_with_config(UpstreamConfig {
+        port,
+        rules: default_rules(),
+        ..UpstreamConfig::default()
+    })
+    .await?;
+    assert_eq!(plain.base_url(), format!("http://127.0.0.1:{port}"));
+    assert_eq!(plain.server().address().port(), port);
+    let reply = http()
+        .get(format!("{}/projects", plain.base_url()))
+        .send()
+        .await?;
+    assert_eq!(reply.status(), 200);
+
+    let ca = TestCa::generate()?;
+    let port = free_port()?;
+    let tls = MockUpstream::start_with_config(UpstreamConfig {
+        tls: Some(ca.server_config()?),
+        port,
+        rules: default_rules(),
+    })
+    .await?;
+    assert_eq!(tls.base_url(), format!("https://127.0.0.1:{port}"));
+    // wiremock itself listens elsewhere, on loopback, in plain HTTP.
+    let backend = tls.server().address();
+    assert!(backend.ip().is_loopback());
+    assert_ne!(backend.port(), port);
+    let reply = https(&ca)
+        .get(format!("{}/projects", tls.base_url()))
+        .send()
+        .await?;
+    assert_eq!(reply.status(), 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tls_front_stops_when_dropped() -> anyhow::Result<()> {
+    let ca = TestCa::generate()?;
+    let upstream = MockUpstream::start_with_config(UpstreamConfig {
+        tls: Some(ca.server_config()?),
+        rules: default_rules(),
+        ..UpstreamConfig::default()
+    })
+    .await?;
+    let url = format!("{}/projects", upstream.base_url());
+    let addr = url::Url::parse(&url)?
+        .socket_addrs(|| None)?
+        .into_iter()
+        .next()
+        .context("front address")?;
+    // Keep a connection open across the drop, too.
+    let client = https(&ca);
+    assert_eq!(client.get(&url).send().await?.status(), 200);
+    drop(upstream);
+
+    // The abort takes effect when the runtime next polls the task.
+    let mut refused = false;
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused, "the TLS front still accepts connections");
+    assert!(client.get(&url).send().await.is_err());
     Ok(())
 }

@@ -1,0 +1,144 @@
+//! `header`: response headers present, absent, equal to, containing or starting with a value.
+
+use super::{Expectation, Fail, expand, response};
+use crate::error::Invalid;
+use crate::step::{ValidateCx, View};
+use crate::template::Vars;
+use serde::Deserialize;
+
+/// An expectation on one response header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderExpect {
+    /// Header name (case-insensitive).
+    pub name: String,
+    /// The value starts with this (case-insensitive).
+    pub starts_with: Option<String>,
+    /// The value equals this (template).
+    pub equals: Option<String>,
+    /// The value contains this (template, case-sensitive).
+    pub contains: Option<String>,
+    /// The header is absent (`absent = true`).
+    #[serde(default)]
+    pub absent: bool,
+}
+
+/// `header = [...]`: every listed header expectation holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct HeaderExpects(pub Vec<HeaderExpect>);
+
+impl Expectation for HeaderExpects {
+    fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
+        for (i, h) in self.0.iter().enumerate() {
+            let at = |k: &str| format!("[{i}].{k}");
+            let given = h.starts_with.is_some() || h.equals.is_some() || h.contains.is_some();
+            if h.absent && given {
+                return Err(Invalid::new(at("absent"), "`absent` excludes a value to compare"));
+            }
+            for v in h.equals.iter().chain(h.contains.iter()) {
+                cx.template(&at("equals"), v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn judge_step(&self, view: &View<'_>, vars: &Vars) -> Result<(), Fail> {
+        let r = response(view)?;
+        for h in &self.0 {
+            one(h, r, vars)?;
+        }
+        Ok(())
+    }
+}
+
+fn one(h: &HeaderExpect, r: &crate::exchange::Response, vars: &Vars) -> Result<(), Fail> {
+    let got = r.header(&h.name);
+    let shown = got
+        .map(|g| format!("{}: {g}", h.name))
+        .unwrap_or_else(|| format!("no `{}` header", h.name));
+    if h.absent {
+        return match got {
+            Some(_) => Err((format!("no `{}` header", h.name), shown)),
+            None => Ok(()),
+        };
+    }
+    if let Some(prefix) = &h.starts_with
+        && !got.is_some_and(|g| {
+            g.to_ascii_lowercase()
+                .starts_with(&prefix.to_ascii_lowercase())
+        })
+    {
+        return Err((format!("{}: {prefix}…", h.name), shown));
+    }
+    if let Some(want) = &h.equals {
+        let want = expand(vars, want)?;
+        if got != Some(want.as_str()) {
+            return Err((format!("{}: {want}", h.name), shown));
+        }
+    }
+    if let Some(want) = &h.contains {
+        let want = expand(vars, want)?;
+        if !got.is_some_and(|g| g.contains(want.as_str())) {
+            return Err((format!("{} containing `{want}`", h.name), shown));
+        }
+    }
+    if got.is_none() {
+        return Err((format!("a `{}` header", h.name), shown));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::Response;
+
+    fn resp(headers: &[(&str, &str)]) -> Response {
+        Response {
+            status: 200,
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: String::new(),
+            body_cut: None,
+        }
+    }
+
+    fn judge(h: &str, r: &Response) -> Result<(), Fail> {
+        let e: HeaderExpects = toml::from_str::<toml::Table>(&format!("h = [{h}]"))
+            .unwrap()
+            .get("h")
+            .cloned()
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let view = View {
+            response: Some(Ok(r)),
+            ..View::default()
+        };
+        e.judge_step(&view, &Vars::default())
+    }
+
+    #[test]
+    fn present_absent_equals_contains() {
+        let r = resp(&[("vary", "Origin, Accept"), ("cache-control", "no-store")]);
+        assert!(judge("{ name = \"Vary\" }", &r).is_ok());
+        assert!(judge("{ name = \"Vary\", contains = \"Origin\" }", &r).is_ok());
+        assert!(judge("{ name = \"Vary\", contains = \"origin\" }", &r).is_err());
+        assert!(judge("{ name = \"cache-control\", equals = \"no-store\" }", &r).is_ok());
+        assert!(judge("{ name = \"x-missing\", absent = true }", &r).is_ok());
+        assert!(judge("{ name = \"vary\", absent = true }", &r).is_err());
+        assert!(judge("{ name = \"x-missing\" }", &r).is_err());
+    }
+
+    #[test]
+    fn absent_with_a_value_is_refused() {
+        let e = HeaderExpects(vec![HeaderExpect {
+            name: "x".into(),
+            starts_with: None,
+            equals: Some("v".into()),
+            contains: None,
+            absent: true,
+        }]);
+        assert_eq!(e.validate(&ValidateCx::default()).unwrap_err().field, "[0].absent");
+    }
+}

@@ -1,0 +1,299 @@
+//! `json`: values at JSON pointers of the step's JSON document (an HTTP body, or a tool result's text).
+
+use super::{Expectation, Fail, expand, snippet};
+use crate::error::Invalid;
+use crate::step::{ValidateCx, View};
+use crate::template::Vars;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// An expectation on the JSON document.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonExpect {
+    /// JSON pointer (`""` for the whole document).
+    #[serde(default)]
+    pub pointer: String,
+    /// The value is this string (template), compared code point by code point.
+    pub equals: Option<String>,
+    /// The value is this JSON boolean (e.g. a tool result's `isError`).
+    pub equals_bool: Option<bool>,
+    /// The value is this number.
+    pub number: Option<f64>,
+    /// The value is an array of this many elements.
+    pub len: Option<usize>,
+    /// The value is a non-empty array.
+    pub non_empty_array: Option<bool>,
+    /// The value is an object.
+    pub is_object: Option<bool>,
+    /// The value is an array containing this string (template).
+    pub contains: Option<String>,
+    /// No member of the object is an empty array, empty string, empty object or null.
+    pub no_empty_members: Option<bool>,
+    /// Nothing is at the pointer (`absent = true`).
+    #[serde(default)]
+    pub absent: bool,
+    /// The value is an array whose elements' IDs (member `id_member` of objects, or the strings themselves)
+    /// are exactly these, comma-separated (template), each once, in any order.
+    pub ids: Option<String>,
+    /// The member naming an element in `ids` (template; default `id`).
+    pub id_member: Option<String>,
+}
+
+/// `json = [...]`: every listed expectation holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct JsonExpects(pub Vec<JsonExpect>);
+
+impl Expectation for JsonExpects {
+    fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
+        for (i, j) in self.0.iter().enumerate() {
+            let texts = [&j.equals, &j.contains, &j.ids, &j.id_member];
+            for v in texts.into_iter().flatten() {
+                cx.template(&format!("[{i}]"), v)?;
+            }
+            if !j.pointer.is_empty() && !j.pointer.starts_with('/') {
+                return Err(Invalid::new(
+                    format!("[{i}].pointer"),
+                    "a JSON pointer is empty or starts with `/`",
+                ));
+            }
+            if j.absent && (j.equals.is_some() || j.ids.is_some() || j.len.is_some()) {
+                return Err(Invalid::new(
+                    format!("[{i}].absent"),
+                    "`absent` excludes a value to compare",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn judge_step(&self, view: &View<'_>, vars: &Vars) -> Result<(), Fail> {
+        let Some(doc) = &view.json else {
+            return Err(("a JSON document".into(), no_json(view)));
+        };
+        for j in &self.0 {
+            one(j, doc, vars)?;
+        }
+        Ok(())
+    }
+}
+
+fn no_json(view: &View<'_>) -> String {
+    match (&view.response, &view.mcp) {
+        (Some(Ok(r)), _) => format!("status {}: {}", r.status, snippet(&r.body)),
+        (Some(Err(e)), _) => format!("no response: {e}"),
+        (_, Some(Err(e))) => format!("the session failed: {e}"),
+        (_, Some(Ok(s))) => match &s.call {
+            Some(Ok(t)) => format!("tool result: {}", snippet(t)),
+            Some(Err(e)) => format!("the tool call failed: {}", snippet(e)),
+            None => "no tool call".into(),
+        },
+        _ => view
+            .outputs
+            .first()
+            .map(|(n, t)| format!("{n}: {}", snippet(t)))
+            .unwrap_or_else(|| "nothing".into()),
+    }
+}
+
+fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
+    let at = if j.pointer.is_empty() {
+        "the document".to_string()
+    } else {
+        format!("`{}`", j.pointer)
+    };
+    let compact = |v: &Value| snippet(&v.to_string());
+    let found = doc.pointer(&j.pointer);
+    if j.absent {
+        return match found {
+            Some(v) => Err((format!("nothing at {at}"), compact(v))),
+            None => Ok(()),
+        };
+    }
+    let Some(v) = found else {
+        return Err((format!("a value at {at}"), "absent".into()));
+    };
+    if let Some(want) = &j.equals {
+        let want = expand(vars, want)?;
+        if v.as_str() != Some(want.as_str()) {
+            return Err((format!("{at} = \"{want}\""), compact(v)));
+        }
+    }
+    if let Some(want) = j.equals_bool
+        && v.as_bool() != Some(want)
+    {
+        return Err((format!("{at} = {want}"), compact(v)));
+    }
+    if let Some(want) = j.number
+        && v.as_f64() != Some(want)
+    {
+        return Err((format!("{at} = {want}"), compact(v)));
+    }
+    shape(j, v, &at)?;
+    if let Some(want) = &j.contains {
+        let want = expand(vars, want)?;
+        if !v
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(want.as_str())))
+        {
+            return Err((format!("{at} containing \"{want}\""), compact(v)));
+        }
+    }
+    if let Some(want) = &j.ids {
+        ids(j, v, &at, &expand(vars, want)?, vars)?;
+    }
+    if j.no_empty_members == Some(true) {
+        no_empty_members(v, &at)?;
+    }
+    Ok(())
+}
+
+fn shape(j: &JsonExpect, v: &Value, at: &str) -> Result<(), Fail> {
+    let compact = |v: &Value| snippet(&v.to_string());
+    if let Some(n) = j.len
+        && v.as_array().is_none_or(|a| a.len() != n)
+    {
+        return Err((format!("{at} an array of {n}"), compact(v)));
+    }
+    if j.non_empty_array == Some(true) && v.as_array().is_none_or(|a| a.is_empty()) {
+        return Err((format!("{at} a non-empty array"), compact(v)));
+    }
+    if j.is_object == Some(true) && !v.is_object() {
+        return Err((format!("{at} a JSON object"), compact(v)));
+    }
+    Ok(())
+}
+
+/// The array's element IDs equal `want` as a multiset: each expected ID once, nothing else.
+fn ids(j: &JsonExpect, v: &Value, at: &str, want: &str, vars: &Vars) -> Result<(), Fail> {
+    let member = match &j.id_member {
+        Some(m) => expand(vars, m)?,
+        None => "id".to_string(),
+    };
+    let Some(items) = v.as_array() else {
+        return Err((format!("{at} an array"), snippet(&v.to_string())));
+    };
+    let mut got: Vec<String> = items
+        .iter()
+        .map(|x| match x {
+            Value::String(s) => s.clone(),
+            Value::Object(o) => match o.get(&member) {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => format!("(an element without `{member}`)"),
+            },
+            other => other.to_string(),
+        })
+        .collect();
+    let mut wanted: Vec<String> = want
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    got.sort();
+    wanted.sort();
+    if got != wanted {
+        return Err((
+            format!("{at} listing exactly [{}]", wanted.join(", ")),
+            format!("[{}]", got.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+fn no_empty_members(v: &Value, at: &str) -> Result<(), Fail> {
+    let Some(obj) = v.as_object() else {
+        return Err((format!("{at} a JSON object"), snippet(&v.to_string())));
+    };
+    let empty: Vec<String> = obj
+        .iter()
+        .filter(|(_, m)| match m {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.is_empty(),
+            _ => false,
+        })
+        .map(|(k, _)| format!("`{k}`"))
+        .collect();
+    if !empty.is_empty() {
+        return Err((
+            "no members with zero values (RFC 9728 §3.2)".into(),
+            format!("empty: {}", empty.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(j: JsonExpect, doc: Value) -> Result<(), Fail> {
+        one(&j, &doc, &Vars::default())
+    }
+
+    #[test]
+    fn ids_are_an_exact_multiset() {
+        let ids = |s: &str| JsonExpect {
+            ids: Some(s.into()),
+            ..Default::default()
+        };
+        let doc = json!([{"id": "P2"}, {"id": "P1"}]);
+        assert!(check(ids("P1,P2"), doc.clone()).is_ok());
+        assert!(check(ids("P1"), doc.clone()).is_err(), "an extra project");
+        assert!(check(ids("P1,P2,P3"), doc).is_err(), "a missing project");
+        assert!(check(ids("P1"), json!([{"id": "P1"}, {"id": "P1"}])).is_err(), "duplicates");
+        assert!(check(ids("P1"), json!([{"id": "p1"}])).is_err(), "case");
+        assert!(check(ids("P1"), json!({"id": "P1"})).is_err(), "not an array");
+        assert!(check(ids(""), json!([])).is_ok());
+    }
+
+    #[test]
+    fn absent_number_len() {
+        let absent = JsonExpect {
+            pointer: "/a".into(),
+            absent: true,
+            ..Default::default()
+        };
+        assert!(check(absent.clone(), json!({"b": 1})).is_ok());
+        assert!(check(absent, json!({"a": null})).is_err());
+        let n = JsonExpect {
+            pointer: "/n".into(),
+            number: Some(3.0),
+            ..Default::default()
+        };
+        assert!(check(n.clone(), json!({"n": 3})).is_ok());
+        assert!(check(n, json!({"n": "3"})).is_err());
+        let len = JsonExpect {
+            len: Some(2),
+            ..Default::default()
+        };
+        assert!(check(len.clone(), json!([1, 2])).is_ok());
+        assert!(check(len, json!([1])).is_err());
+    }
+
+    #[test]
+    fn validation_rules() {
+        let cx = ValidateCx::default();
+        let bad_pointer = JsonExpects(vec![JsonExpect {
+            pointer: "a".into(),
+            ..Default::default()
+        }]);
+        assert_eq!(bad_pointer.validate(&cx).unwrap_err().field, "[0].pointer");
+        let absent_and_value = JsonExpects(vec![JsonExpect {
+            absent: true,
+            len: Some(1),
+            ..Default::default()
+        }]);
+        assert_eq!(absent_and_value.validate(&cx).unwrap_err().field, "[0].absent");
+        let undefined = JsonExpects(vec![JsonExpect {
+            ids: Some("{principal.x.sees}".into()),
+            ..Default::default()
+        }]);
+        assert!(undefined.validate(&cx).is_err());
+    }
+}

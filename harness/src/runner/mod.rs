@@ -1,0 +1,326 @@
+//! Running scenarios against a target: each concurrently and isolated, with its own mocks on fresh ports and,
+//! when the target is launched, its own target process; per-step, per-scenario and whole-run deadlines.
+//!
+//! A scenario goes through four phases, data flowing one way: [`setup`] (mocks, principals, launch, tokens)
+//! → exec (the steps, in order, each capturing values for the next) → [`judge`] (checks to verdicts) →
+//! render (the redacted, normalised transcript).
+
+pub mod judge;
+pub mod setup;
+mod tokens;
+
+use crate::expect::RunView;
+use crate::http::HttpClient;
+use crate::report::{CheckResult, Mismatch, Outcome, RunReport, ScenarioResult};
+use crate::requirements::Catalog;
+use crate::scenario::Scenario;
+use crate::step::{Record, StepCx};
+use crate::target::Target;
+use authconform_mocks::TestCa;
+use authconform_mocks::tls::TlsFiles;
+use setup::{Env, SetupError};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The implementation under test.
+    pub target: Target,
+    /// Scenarios to run.
+    pub scenarios: Vec<Scenario>,
+    /// Scenarios run at once.
+    pub jobs: usize,
+    /// Deadline of one step.
+    pub step_timeout: Duration,
+    /// Deadline of one scenario, launch included.
+    pub scenario_timeout: Duration,
+    /// Deadline of the whole run.
+    pub run_timeout: Duration,
+    /// This executable, offered to target files as `{authconform}`.
+    pub self_exe: PathBuf,
+}
+
+/// What every scenario of a run shares: the test CA, a client that trusts it, a work folder.
+pub struct Shared {
+    cfg: RunConfig,
+    catalog: Catalog,
+    ca: TestCa,
+    files: TlsFiles,
+    client: HttpClient,
+    dir: tempfile::TempDir,
+}
+
+/// Runs every scenario of `cfg`, calling `on_done` as each finishes.
+pub async fn run(
+    cfg: RunConfig,
+    catalog: Catalog,
+    on_done: impl Fn(&ScenarioResult) + Send + Sync + 'static,
+) -> anyhow::Result<RunReport> {
+    authconform_mocks::tls::install_crypto_provider();
+    let started = Instant::now();
+    let dir = tempfile::Builder::new().prefix("authconform-").tempdir()?;
+    let ca = TestCa::generate()?;
+    let files = ca.write_files(dir.path())?;
+    let client = HttpClient::new(Some(ca.ca_pem()))?;
+    let target_name = cfg.target.name.clone();
+    let profiles = cfg.target.profiles.clone();
+    let run_deadline = started + cfg.run_timeout;
+    let jobs = cfg.jobs.max(1);
+    let shared = Arc::new(Shared {
+        cfg,
+        catalog,
+        ca,
+        files,
+        client,
+        dir,
+    });
+    let on_done = Arc::new(on_done);
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let mut handles = Vec::new();
+    for (i, _) in shared.cfg.scenarios.iter().enumerate() {
+        let shared = shared.clone();
+        let semaphore = semaphore.clone();
+        let on_done = on_done.clone();
+        handles.push(tokio::spawn(async move {
+            let _permit = semaphore.acquire().await;
+            let scenario = &shared.cfg.scenarios[i];
+            let t0 = Instant::now();
+            let deadline = (t0 + shared.cfg.scenario_timeout).min(run_deadline);
+            let inner = tokio::spawn(run_scenario(shared.clone(), i));
+            let abort = inner.abort_handle();
+            let result = match tokio::time::timeout_at(deadline, inner).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(join)) => failed_setup(
+                    &shared,
+                    scenario,
+                    SetupError::Failed(format!("internal error in the harness: {join}")),
+                    t0,
+                ),
+                Err(_) => {
+                    abort.abort();
+                    let which = if deadline == run_deadline {
+                        "the whole-run deadline"
+                    } else {
+                        "its deadline"
+                    };
+                    failed_setup(
+                        &shared,
+                        scenario,
+                        SetupError::Failed(format!("scenario did not finish before {which}")),
+                        t0,
+                    )
+                }
+            };
+            on_done(&result);
+            result
+        }));
+    }
+    let mut scenarios = Vec::new();
+    for h in handles {
+        match h.await {
+            Ok(r) => scenarios.push(r),
+            Err(e) => anyhow::bail!("scenario task failed: {e}"),
+        }
+    }
+    scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(RunReport {
+        schema_version: crate::report::REPORT_SCHEMA_VERSION,
+        authconform_version: env!("CARGO_PKG_VERSION").to_string(),
+        target: target_name,
+        profiles,
+        scenarios,
+        duration_ms: started.elapsed().as_millis(),
+    })
+}
+
+fn failed_setup(shared: &Shared, s: &Scenario, error: SetupError, t0: Instant) -> ScenarioResult {
+    let (error, not_started) = match error {
+        SetupError::Skip(reason) => return skipped(shared, s, reason),
+        SetupError::NotStarted(e) => (e, true),
+        SetupError::Failed(e) => (e, false),
+    };
+    let checks = s
+        .checks
+        .iter()
+        .map(|c| CheckResult {
+            requirement: c.requirement.clone(),
+            level: s.level_of(c, &shared.catalog),
+            what: c.what.clone(),
+            outcome: Outcome::Fail,
+            mismatch: Some(Mismatch {
+                step: None,
+                expected: "the scenario to run".into(),
+                got: first_line(&error),
+            }),
+            request: None,
+            skip_reason: None,
+        })
+        .collect::<Vec<_>>();
+    ScenarioResult {
+        id: s.full_id(),
+        profile: s.profile.clone(),
+        title: s.title.clone(),
+        outcome: ScenarioResult::outcome_of(&checks),
+        checks,
+        transcript_text: format!("(scenario did not run: {})\n", first_line(&error)),
+        setup_error: Some(error),
+        not_started,
+        transcript: serde_json::Value::Null,
+        duration_ms: t0.elapsed().as_millis(),
+        launch_ms: None,
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}
+
+fn skipped(shared: &Shared, s: &Scenario, reason: String) -> ScenarioResult {
+    let checks: Vec<CheckResult> = s
+        .checks
+        .iter()
+        .map(|c| CheckResult {
+            requirement: c.requirement.clone(),
+            level: s.level_of(c, &shared.catalog),
+            what: c.what.clone(),
+            outcome: Outcome::Skip,
+            mismatch: None,
+            request: None,
+            skip_reason: Some(reason.clone()),
+        })
+        .collect();
+    ScenarioResult {
+        id: s.full_id(),
+        profile: s.profile.clone(),
+        title: s.title.clone(),
+        outcome: Outcome::Skip,
+        checks,
+        setup_error: None,
+        not_started: false,
+        transcript: serde_json::Value::Null,
+        transcript_text: format!("(skipped: {reason})\n"),
+        duration_ms: 0,
+        launch_ms: None,
+    }
+}
+
+async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
+    let s = &shared.cfg.scenarios[index];
+    let t0 = Instant::now();
+    let mut env = match setup::prepare(&shared, s).await {
+        Ok(env) => env,
+        Err(e) => return failed_setup(&shared, s, e, t0),
+    };
+    let records = exec(&shared, s, &mut env).await;
+    redact_sessions(s, &records, &mut env);
+    let journal = env.mocks.upstream.journal().await;
+    let exited = process_exit(&mut env, &records).await;
+    let evidence = judge::Evidence {
+        records: &records,
+        vars: &env.vars,
+        run: RunView { journal: &journal },
+        exited,
+    };
+    let checks = judge::judge_all(s, &evidence, &env.redactor, &shared.catalog);
+    let transcript = transcript(&records, &env.redactor);
+    let transcript_text = crate::transcript::render(&records, &checks, &env.redactor, &env.norm);
+    if let Some(p) = env.process.take() {
+        p.stop().await;
+    }
+    ScenarioResult {
+        id: s.full_id(),
+        profile: s.profile.clone(),
+        title: s.title.clone(),
+        outcome: ScenarioResult::outcome_of(&checks),
+        checks,
+        setup_error: None,
+        not_started: false,
+        transcript,
+        transcript_text,
+        duration_ms: t0.elapsed().as_millis(),
+        launch_ms: env.launch_ms,
+    }
+}
+
+/// The exec phase: every step in order; each one's captures become variables for the next.
+async fn exec(shared: &Shared, s: &Scenario, env: &mut Env) -> Vec<(String, Record)> {
+    let mut records = Vec::new();
+    for step in &s.steps {
+        let cx = StepCx {
+            vars: &env.vars,
+            client: &shared.client,
+            timeout: shared.cfg.step_timeout,
+            target: &shared.cfg.target,
+            workdir: env.workdir.path(),
+        };
+        let record = step.run(&cx).await;
+        for (name, cap) in &step.capture {
+            cap.apply(name, &step.name, &record, &mut env.vars);
+        }
+        records.push((step.name.clone(), record));
+    }
+    records
+}
+
+/// MCP session IDs are bearer-like handles: shown by name (captured) or by order of appearance, never by value.
+fn redact_sessions(s: &Scenario, records: &[(String, Record)], env: &mut Env) {
+    for step in &s.steps {
+        for (name, cap) in &step.capture {
+            if cap.is_session_id()
+                && let Some(v) = env.vars.get(name)
+            {
+                env.redactor.add(v, format!("[SESSION:{name}]"));
+            }
+        }
+    }
+    let mut n = 0;
+    for (_, record) in records {
+        if let Some(r) = record.response() {
+            for v in r.header_values("mcp-session-id") {
+                if env.redactor.redact(v) == v {
+                    n += 1;
+                    env.redactor.add(v, format!("[SESSION:{n}]"));
+                }
+            }
+        }
+    }
+}
+
+/// How the launched target ended, if it did: waited for briefly only when a request found nobody answering.
+async fn process_exit(env: &mut Env, records: &[(String, Record)]) -> Option<String> {
+    let p = env.process.as_mut()?;
+    let unanswered = records
+        .iter()
+        .any(|(_, r)| matches!(r.view().response, Some(Err(_))));
+    if unanswered {
+        p.wait_exit(Duration::from_secs(2)).await
+    } else {
+        p.exited()
+    }
+}
+
+/// The redacted transcript of a scenario: every step's record, in order.
+fn transcript(records: &[(String, Record)], redactor: &crate::redact::Redactor) -> serde_json::Value {
+    let steps: Vec<serde_json::Value> = records
+        .iter()
+        .filter_map(|(name, r)| {
+            let mut v = serde_json::to_value(r).ok()?;
+            redact_json(&mut v, redactor);
+            Some(serde_json::json!({"step": name, "record": v}))
+        })
+        .collect();
+    serde_json::Value::Array(steps)
+}
+
+/// Redacts every string inside a JSON value.
+pub fn redact_json(v: &mut serde_json::Value, redactor: &crate::redact::Redactor) {
+    match v {
+        serde_json::Value::String(s) => *s = redactor.redact(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_json(x, redactor)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| redact_json(x, redactor)),
+        _ => {}
+    }
+}

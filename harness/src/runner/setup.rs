@@ -1,0 +1,215 @@
+//! The setup phase of a scenario: decide whether it applies to the target, start the mocks it needs, pick
+//! its principals, launch the target when a surface needs the long-running process, mint its tokens.
+
+use super::Shared;
+use crate::launch::{self, Launched};
+use crate::redact::Redactor;
+use crate::scenario::Scenario;
+use crate::target::Target;
+use crate::template::Vars;
+use crate::transcript::Normalizer;
+use authconform_mocks::{MockAuthServer, MockUpstream, UpstreamRule};
+use std::collections::BTreeSet;
+use tokio::time::Instant;
+
+/// Surfaces served by the target's launched process (the others are launched per step, or are CLIs).
+const LAUNCHED_SURFACES: &[&str] = &["mcp-http", "rest", "device-host"];
+
+/// Why a scenario cannot go on: typed, so exit codes never depend on message text.
+#[derive(Debug)]
+pub enum SetupError {
+    /// The scenario does not apply to this target (a surface, principal or value is missing).
+    Skip(String),
+    /// The target process never became ready.
+    NotStarted(String),
+    /// Something else went wrong (mocks, templates).
+    Failed(String),
+}
+
+/// The mocks one scenario talks to.
+pub struct Mocks {
+    /// The authorization server the target trusts (when the scenario needs one).
+    pub trusted: Option<MockAuthServer>,
+    /// One it knows nothing of.
+    pub untrusted: Option<MockAuthServer>,
+    /// The upstream API.
+    pub upstream: MockUpstream,
+}
+
+/// Everything a scenario's steps run in.
+pub struct Env {
+    /// Template variables.
+    pub vars: Vars,
+    /// Secrets known so far.
+    pub redactor: Redactor,
+    /// Ports to placeholders.
+    pub norm: Normalizer,
+    /// The mocks.
+    pub mocks: Mocks,
+    /// The launched target, if any.
+    pub process: Option<Launched>,
+    /// Time to readiness.
+    pub launch_ms: Option<u128>,
+    /// The scenario's private folder (HOME of child processes).
+    pub workdir: tempfile::TempDir,
+}
+
+/// Why `s` does not apply to `target`, if it does not.
+pub fn skip_reason(s: &Scenario, target: &Target, vars: &Vars) -> Option<String> {
+    let missing: Vec<String> = s
+        .needed_surfaces()
+        .into_iter()
+        .filter(|n| !target.surfaces.has(n))
+        .map(|n| format!("a `{n}` surface"))
+        .chain(s.operations.iter().filter_map(|op| {
+            let has = target.surfaces.rest.as_ref()?.operations.contains_key(op);
+            (!has).then(|| format!("the REST operation `{op}`"))
+        }))
+        .chain(
+            s.needs
+                .iter()
+                .filter(|n| vars.get(n).is_none())
+                .map(|n| format!("`{n}`")),
+        )
+        .collect();
+    (!missing.is_empty())
+        .then(|| format!("the target file does not declare {}", missing.join(", ")))
+}
+
+/// Runs the setup phase.
+pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
+    let target = &shared.cfg.target;
+    let mut vars = target.vars();
+    if let Some(why) = skip_reason(s, target, &vars) {
+        return Err(SetupError::Skip(why));
+    }
+    let picked = target.directory().resolve(&s.principals).map_err(SetupError::Skip)?;
+    target.directory().set_vars(&picked, &mut vars);
+    let mut redactor = Redactor::default();
+    for (secret, placeholder) in target.secrets() {
+        redactor.add(secret, placeholder);
+    }
+    let surfaces = s.needed_surfaces();
+    let launch = target.launch.is_some() && LAUNCHED_SURFACES.iter().any(|l| surfaces.contains(l));
+    let mocks = start_mocks(shared, s, &vars, launch || !s.tokens.is_empty())
+        .await
+        .map_err(|e| SetupError::Failed(format!("mocks did not start: {e:#}")))?;
+    let mut norm = Normalizer::default();
+    set_run_vars(shared, &mocks, &mut vars, &mut norm);
+    let workdir = tempfile::Builder::new()
+        .prefix("scenario-")
+        .tempdir_in(shared.dir.path())
+        .map_err(|e| SetupError::Failed(format!("work folder: {e}")))?;
+    let mut env = Env {
+        vars,
+        redactor,
+        norm,
+        mocks,
+        process: None,
+        launch_ms: None,
+        workdir,
+    };
+    if launch {
+        start_target(shared, &mut env).await?;
+    }
+    set_mcp_url(target, &surfaces, &mut env)?;
+    if let Err(e) = super::tokens::mint_tokens(s, &env.mocks, &mut env.vars, &mut env.redactor) {
+        return Err(SetupError::Failed(format!("minting tokens: {e:#}")));
+    }
+    Ok(env)
+}
+
+/// The scenario's upstream rules, then the target's, with target values filled in.
+fn upstream_rules(s: &Scenario, target: &Target, vars: &Vars) -> Vec<UpstreamRule> {
+    let mut rules: Vec<UpstreamRule> = s.upstream.iter().chain(&target.upstream).cloned().collect();
+    for rule in &mut rules {
+        for (_, v) in rule.when.headers.iter_mut() {
+            *v = vars.expand(v).unwrap_or_else(|_| v.clone());
+        }
+        if let Some(b) = rule.respond.body.as_mut() {
+            *b = vars.expand(b).unwrap_or_else(|_| b.clone());
+        }
+    }
+    rules
+}
+
+async fn start_mocks(shared: &Shared, s: &Scenario, vars: &Vars, auth: bool) -> anyhow::Result<Mocks> {
+    let rules = upstream_rules(s, &shared.cfg.target, vars);
+    let upstream = if rules.is_empty() {
+        MockUpstream::start_with(&authconform_mocks::upstream::default_rules()).await?
+    } else {
+        MockUpstream::start_with(&rules).await?
+    };
+    let (trusted, untrusted) = if auth {
+        let config = || authconform_mocks::AuthServerConfig {
+            tls: shared.ca.server_config().ok(),
+            ..Default::default()
+        };
+        (
+            Some(MockAuthServer::start(config()).await?),
+            Some(MockAuthServer::start(config()).await?),
+        )
+    } else {
+        (None, None)
+    };
+    Ok(Mocks {
+        trusted,
+        untrusted,
+        upstream,
+    })
+}
+
+fn set_run_vars(shared: &Shared, mocks: &Mocks, vars: &mut Vars, norm: &mut Normalizer) {
+    for (name, server) in [("issuer", &mocks.trusted), ("untrusted-issuer", &mocks.untrusted)] {
+        if let Some(server) = server {
+            norm.port(server.issuer(), name);
+            vars.set(format!("mocks.{}", name.replace('-', "_")), server.issuer());
+        }
+    }
+    norm.port(&mocks.upstream.base_url(), "upstream");
+    vars.set("mocks.upstream", mocks.upstream.base_url());
+    let files = &shared.files;
+    vars.set("mocks.ca_pem", files.ca_pem.display().to_string());
+    vars.set("tls.ca_pem", files.ca_pem.display().to_string());
+    vars.set("tls.cert_pem", files.cert_pem.display().to_string());
+    vars.set("tls.key_pem", files.key_pem.display().to_string());
+    vars.set("authconform", shared.cfg.self_exe.display().to_string());
+    vars.set("target_dir", shared.cfg.target.dir().display().to_string());
+}
+
+async fn start_target(shared: &Shared, env: &mut Env) -> Result<(), SetupError> {
+    let target = &shared.cfg.target;
+    let Some(l) = &target.launch else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    if let Ok(port) = launch::free_port() {
+        env.vars.set("port", port.to_string());
+    }
+    match launch::start(l, &mut env.vars, &target.dir(), &shared.client).await {
+        Ok(p) => {
+            env.process = Some(p);
+            env.launch_ms = Some(started.elapsed().as_millis());
+            Ok(())
+        }
+        Err(e) => Err(SetupError::NotStarted(
+            env.redactor.redact(&format!("target did not start: {e}")),
+        )),
+    }
+}
+
+fn set_mcp_url(target: &Target, surfaces: &BTreeSet<&str>, env: &mut Env) -> Result<(), SetupError> {
+    let Some(http) = &target.surfaces.mcp_http else {
+        return Ok(());
+    };
+    match env.vars.expand(&http.url) {
+        Ok(u) => {
+            env.norm.port(&u, "target");
+            env.vars.set("mcp_url", u);
+            Ok(())
+        }
+        // Only a scenario on this surface needs the URL.
+        Err(_) if !surfaces.contains("mcp-http") => Ok(()),
+        Err(e) => Err(SetupError::Failed(format!("surfaces.mcp-http.url: {e}"))),
+    }
+}

@@ -1,0 +1,115 @@
+//! Captures: values a step's response yields for later steps and checks (`capture.NAME = { header = … }`).
+
+use super::Record;
+use crate::error::Invalid;
+use crate::template::Vars;
+use serde::Deserialize;
+
+/// Where a captured value comes from. Exactly one field is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    /// A response header (first value).
+    pub header: Option<String>,
+    /// A JSON pointer into the response body (or a tool result's JSON text).
+    pub json: Option<String>,
+    /// A parameter of the response's Bearer challenge.
+    pub challenge: Option<String>,
+}
+
+impl Capture {
+    /// Exactly one source.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let n = [
+            self.header.is_some(),
+            self.json.is_some(),
+            self.challenge.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if n != 1 {
+            return Err(Invalid::new(
+                "",
+                "give exactly one of `header`, `json`, `challenge`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the value is an MCP session ID (a bearer-like handle, redacted by name).
+    pub fn is_session_id(&self) -> bool {
+        self.header
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case("mcp-session-id"))
+    }
+
+    fn describe(&self) -> String {
+        if let Some(h) = &self.header {
+            format!("`{h}` header")
+        } else if let Some(p) = &self.json {
+            format!("JSON value at `{p}`")
+        } else if let Some(p) = &self.challenge {
+            format!("Bearer challenge parameter `{p}`")
+        } else {
+            "value".into()
+        }
+    }
+
+    fn take(&self, record: &Record) -> Option<String> {
+        let view = record.view();
+        if let Some(p) = &self.json {
+            let v = view.json?;
+            return Some(match v.pointer(p)? {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+        }
+        let r = view.response?.ok()?;
+        if let Some(h) = &self.header {
+            return r.header(h).map(str::to_string);
+        }
+        if let Some(p) = &self.challenge {
+            return r
+                .challenges()
+                .iter()
+                .filter(|ch| ch.is("bearer"))
+                .find_map(|ch| ch.param(p).map(str::to_string));
+        }
+        None
+    }
+
+    /// Sets `name` from `record`; a capture that finds nothing keeps a value an earlier step found, or records
+    /// why it has none (`missing.NAME`) for the skip and failure reasons.
+    pub fn apply(&self, name: &str, step: &str, record: &Record, vars: &mut Vars) {
+        match self.take(record) {
+            Some(v) => vars.set(name, v),
+            None if vars.get(name).is_some() => {}
+            None => vars.set(
+                format!("missing.{name}"),
+                format!("step `{step}` yielded no {}", self.describe()),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_one_source() {
+        let none = Capture {
+            header: None,
+            json: None,
+            challenge: None,
+        };
+        assert!(none.validate().is_err());
+        let two = Capture {
+            header: Some("a".into()),
+            json: Some("/b".into()),
+            challenge: None,
+        };
+        assert!(two.validate().is_err());
+    }
+}

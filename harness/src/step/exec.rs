@@ -1,0 +1,287 @@
+//! `exec` steps: a child process (a named command of the target's `cli` surface, or any program) with
+//! arguments, environment and stdin, a private HOME and config folder shared by the scenario's exec steps, and
+//! a deadline; records the exit code, stdout, stderr and the files it wrote under HOME (with mode bits).
+
+use super::{Kind, Recorded, StepCx, ValidateCx, View, expand};
+use crate::error::Invalid;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+/// A child process to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecStep {
+    /// A named command of the target's `cli` surface (`login`, `status`, …).
+    pub command: Option<String>,
+    /// Or any program (template), e.g. `{authconform}`.
+    pub program: Option<String>,
+    /// Arguments after the command's own (templates).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment (templates).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Text written to stdin, which is then closed; stdin is closed at once without it.
+    pub stdin: Option<String>,
+}
+
+/// A file the process wrote (new or changed) under its HOME.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WrittenFile {
+    /// Path relative to HOME.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Unix mode bits (`0o600`), 0 elsewhere.
+    pub mode: u32,
+}
+
+/// What an exec step's process did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecRecord {
+    /// What ran: the named command or the program, with arguments.
+    pub command_line: String,
+    /// Exit code; `None` when killed at the deadline or ended by a signal.
+    pub exit: Option<i32>,
+    /// Whether it was killed at the deadline.
+    pub timed_out: bool,
+    /// Its stdout (lossy UTF-8).
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+    /// Files written under HOME.
+    pub files: Vec<WrittenFile>,
+}
+
+impl Kind for ExecStep {
+    type Record = ExecRecord;
+
+    fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
+        if self.command.is_some() == self.program.is_some() {
+            return Err(Invalid::new("command", "give exactly one of `command` or `program`"));
+        }
+        if let Some(p) = &self.program {
+            cx.template("program", p)?;
+        }
+        for a in &self.args {
+            cx.template("args", a)?;
+        }
+        for v in self.env.values() {
+            cx.template("env", v)?;
+        }
+        if let Some(s) = &self.stdin {
+            cx.template("stdin", s)?;
+        }
+        Ok(())
+    }
+
+    fn surface(&self) -> Option<&'static str> {
+        self.command.as_ref().map(|_| "cli")
+    }
+
+    async fn run(&self, cx: &StepCx<'_>) -> Result<ExecRecord, String> {
+        let (program, args, env) = self.command_line(cx)?;
+        let home = cx.workdir.join("home");
+        std::fs::create_dir_all(home.join(".config")).map_err(|e| format!("HOME: {e}"))?;
+        let before = list_files(&home);
+        let mut cmd = Command::new(&program);
+        cmd.args(&args)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .envs(env)
+            .current_dir(cx.target.dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| format!("cannot start `{program}`: {e}"))?;
+        let input = match &self.stdin {
+            Some(s) => expand(cx.vars, s)?,
+            None => String::new(),
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input.as_bytes()).await;
+        }
+        let waited = tokio::time::timeout(cx.timeout, child.wait_with_output()).await;
+        let (exit, timed_out, stdout, stderr) = match waited {
+            Ok(Ok(o)) => (o.status.code(), false, o.stdout, o.stderr),
+            Ok(Err(e)) => return Err(format!("waiting for `{program}`: {e}")),
+            Err(_) => (None, true, Vec::new(), Vec::new()),
+        };
+        Ok(ExecRecord {
+            command_line: std::iter::once(self.command.clone().unwrap_or(program))
+                .chain(args)
+                .collect::<Vec<_>>()
+                .join(" "),
+            exit,
+            timed_out,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            files: written(&before, &list_files(&home)),
+        })
+    }
+}
+
+type CommandLine = (String, Vec<String>, Vec<(String, String)>);
+
+impl ExecStep {
+    /// Program, arguments and environment, expanded.
+    fn command_line(&self, cx: &StepCx<'_>) -> Result<CommandLine, String> {
+        let t = |s: &str| expand(cx.vars, s);
+        let mut env = Vec::new();
+        let (program, mut args) = match (&self.command, &self.program) {
+            (Some(name), _) => {
+                let cli = cx.target.surfaces.cli.as_ref().ok_or("the target declares no `cli` surface")?;
+                let own = cli
+                    .commands
+                    .get(name)
+                    .ok_or_else(|| format!("the target's `cli` surface has no command `{name}`"))?;
+                for (k, v) in &cli.env {
+                    env.push((k.clone(), t(v)?));
+                }
+                let mut args = Vec::new();
+                for a in cli.args.iter().chain(own) {
+                    args.push(t(a)?);
+                }
+                (t(&cli.command)?, args)
+            }
+            (None, Some(p)) => (t(p)?, Vec::new()),
+            (None, None) => return Err("no command".into()),
+        };
+        for a in &self.args {
+            args.push(t(a)?);
+        }
+        for (k, v) in &self.env {
+            env.push((k.clone(), t(v)?));
+        }
+        Ok((program, args, env))
+    }
+}
+
+/// Every file under `root`: relative path → (size, mode, modified).
+fn list_files(root: &Path) -> BTreeMap<String, (u64, u32, Option<std::time::SystemTime>)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path: PathBuf = e.path();
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                out.insert(
+                    rel.to_string_lossy().into_owned(),
+                    (meta.len(), mode(&meta), meta.modified().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+fn mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode(_: &std::fs::Metadata) -> u32 {
+    0
+}
+
+type Listing = BTreeMap<String, (u64, u32, Option<std::time::SystemTime>)>;
+
+fn written(before: &Listing, after: &Listing) -> Vec<WrittenFile> {
+    after
+        .iter()
+        .filter(|(p, v)| before.get(*p) != Some(v))
+        .map(|(p, (size, mode, _))| WrittenFile {
+            path: p.clone(),
+            size: *size,
+            mode: *mode,
+        })
+        .collect()
+}
+
+impl Recorded for ExecRecord {
+    fn view(&self) -> View<'_> {
+        View {
+            exit: Some(self.exit),
+            json: serde_json::from_str(&self.stdout).ok(),
+            outputs: vec![("stdout", &self.stdout), ("stderr", &self.stderr)],
+            ..View::default()
+        }
+    }
+
+    fn request_line(&self) -> String {
+        format!("$ {}", self.command_line)
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(out, "$ {}", self.command_line);
+        for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            for line in text.lines().take(40) {
+                let _ = writeln!(out, "{name}: {}", crate::transcript::cut(line));
+            }
+        }
+        for f in &self.files {
+            let _ = writeln!(out, "wrote ~/{} ({} bytes, mode {:o})", f.path, f.size, f.mode);
+        }
+        let exit = match (self.exit, self.timed_out) {
+            (_, true) => "killed at the deadline".to_string(),
+            (Some(c), _) => c.to_string(),
+            (None, _) => "ended by a signal".to_string(),
+        };
+        let _ = writeln!(out, "exit: {exit}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx() -> ValidateCx {
+        ValidateCx::new(Vec::<String>::new(), Vec::<String>::new())
+    }
+
+    #[test]
+    fn exactly_one_of_command_or_program() {
+        let both: ExecStep = toml::from_str("command = \"login\"\nprogram = \"x\"\n").unwrap();
+        assert_eq!(both.validate(&cx()).unwrap_err().field, "command");
+        let none: ExecStep = toml::from_str("args = []\n").unwrap();
+        assert_eq!(none.validate(&cx()).unwrap_err().field, "command");
+        let ok: ExecStep = toml::from_str("command = \"status\"\n").unwrap();
+        assert!(ok.validate(&cx()).is_ok());
+        assert_eq!(ok.surface(), Some("cli"));
+    }
+
+    #[test]
+    fn templates_are_checked() {
+        let s: ExecStep = toml::from_str("program = \"{nothing}\"\n").unwrap();
+        assert_eq!(s.validate(&cx()).unwrap_err().field, "program");
+    }
+
+    #[test]
+    fn written_files_are_new_or_changed_ones() {
+        let mut before = Listing::new();
+        before.insert("a".into(), (1, 0o644, None));
+        before.insert("b".into(), (1, 0o644, None));
+        let mut after = before.clone();
+        after.insert("b".into(), (2, 0o600, None));
+        after.insert("c".into(), (3, 0o600, None));
+        let w = written(&before, &after);
+        assert_eq!(
+            w.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            vec!["b", "c"]
+        );
+    }
+}

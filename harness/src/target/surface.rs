@@ -1,0 +1,335 @@
+//! Surfaces: the transports through which a target is reached, each with its vendor-specific names.
+//!
+//! A target declares any of `mcp-http`, `mcp-stdio`, `rest`, `cli` and `device-host`; a scenario names the
+//! surfaces (and REST operations) it needs and is skipped, with the reason, when the target lacks one.
+
+use crate::error::Invalid;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The names a scenario may give in `surfaces`.
+pub const SURFACES: &[&str] = &["mcp-http", "mcp-stdio", "rest", "cli", "device-host"];
+
+/// Every surface a target may declare.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Surfaces {
+    /// An MCP endpoint over streamable HTTP.
+    #[serde(rename = "mcp-http")]
+    pub mcp_http: Option<McpHttp>,
+    /// An MCP server over stdio, launched per step.
+    #[serde(rename = "mcp-stdio")]
+    pub mcp_stdio: Option<McpStdio>,
+    /// A REST API with named operations.
+    pub rest: Option<Rest>,
+    /// A command-line program with named commands.
+    pub cli: Option<Cli>,
+    /// Device-authorization endpoints the target hosts.
+    #[serde(rename = "device-host")]
+    pub device_host: Option<DeviceHost>,
+}
+
+impl Surfaces {
+    /// Whether the surface called `name` (one of [`SURFACES`]) is declared.
+    pub fn has(&self, name: &str) -> bool {
+        match name {
+            "mcp-http" => self.mcp_http.is_some(),
+            "mcp-stdio" => self.mcp_stdio.is_some(),
+            "rest" => self.rest.is_some(),
+            "cli" => self.cli.is_some(),
+            "device-host" => self.device_host.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The declared surfaces' names.
+    pub fn names(&self) -> Vec<&'static str> {
+        SURFACES.iter().copied().filter(|s| self.has(s)).collect()
+    }
+
+    /// Checks every declared surface; field paths are relative to `surfaces`.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if let Some(s) = &self.mcp_stdio {
+            s.validate().map_err(|e| e.under("mcp-stdio"))?;
+        }
+        if let Some(r) = &self.rest {
+            r.validate().map_err(|e| e.under("rest"))?;
+        }
+        if let Some(c) = &self.cli {
+            c.validate().map_err(|e| e.under("cli"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `mcp-http`: the protected MCP endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpHttp {
+    /// The endpoint, the canonical resource URI (template, e.g. `{ready.url}`).
+    pub url: String,
+    /// MCP revision the implementation speaks (`2025-06-18` or `2025-11-25`).
+    #[serde(default = "default_mcp_version")]
+    pub mcp_version: String,
+}
+
+/// The version-1 `[surface]` table: `mcp_url` and `mcp_version`; read as `[surfaces.mcp-http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurfaceV1 {
+    /// The endpoint.
+    pub mcp_url: String,
+    /// MCP revision.
+    #[serde(default = "default_mcp_version")]
+    pub mcp_version: String,
+}
+
+fn default_mcp_version() -> String {
+    "2025-11-25".into()
+}
+
+/// `mcp-stdio`: an MCP server the harness launches for each stdio step, its key in an environment variable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpStdio {
+    /// Program (template: `{authconform}`, `node`, an absolute path).
+    pub command: String,
+    /// Arguments (templates).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment (templates, e.g. `{mocks.upstream}`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory, relative to the target file's folder.
+    pub cwd: Option<String>,
+    /// The variable the server reads its key from (e.g. `PEAKA_API_KEY`).
+    pub key_env: String,
+    /// Other credential variables a careless server might fall back to; a scenario may plant a decoy key there.
+    #[serde(default)]
+    pub decoy_env: Vec<String>,
+}
+
+impl McpStdio {
+    fn validate(&self) -> Result<(), Invalid> {
+        for (field, name) in std::iter::once(("key_env", &self.key_env))
+            .chain(self.decoy_env.iter().map(|n| ("decoy_env", n)))
+        {
+            if !is_env_name(name) {
+                return Err(Invalid::new(
+                    field,
+                    format!("`{name}` is not an environment variable name"),
+                ));
+            }
+        }
+        if self.decoy_env.contains(&self.key_env) {
+            return Err(Invalid::new("decoy_env", "must not name `key_env` itself"));
+        }
+        Ok(())
+    }
+}
+
+/// A portable environment variable name: letters, digits and `_`, not starting with a digit.
+pub fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `rest`: a base URL and named operations (`list_keys = "GET /api/v1/organizations/{org}/api-keys"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rest {
+    /// Base URL (template).
+    pub base_url: String,
+    /// Header carrying a raw API key (default `X-API-Key`).
+    #[serde(default = "default_key_header")]
+    pub key_header: String,
+    /// Whether `Authorization: Bearer <api key>` is accepted too; unknown when absent.
+    pub bearer_accepts_key: Option<bool>,
+    /// Named operations.
+    #[serde(default)]
+    pub operations: BTreeMap<String, Operation>,
+}
+
+fn default_key_header() -> String {
+    "X-API-Key".into()
+}
+
+impl Rest {
+    fn validate(&self) -> Result<(), Invalid> {
+        for (name, op) in &self.operations {
+            op.parse()
+                .map_err(|m| Invalid::new(format!("operations.{name}"), m))?;
+        }
+        Ok(())
+    }
+}
+
+/// An operation: `"METHOD /path/{template}"`, or a table with a body template.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Operation {
+    /// `"GET /path"`.
+    Route(String),
+    /// `{ route = "POST /path", body = '{"name": "{name}"}' }`.
+    WithBody {
+        /// `"METHOD /path"`.
+        route: String,
+        /// Body template.
+        body: String,
+    },
+}
+
+impl Operation {
+    /// Method, path template and body template.
+    pub fn parse(&self) -> Result<(String, String, Option<String>), String> {
+        let (route, body) = match self {
+            Operation::Route(r) => (r, None),
+            Operation::WithBody { route, body } => (route, Some(body.clone())),
+        };
+        let (method, path) = route
+            .split_once(' ')
+            .ok_or_else(|| format!("`{route}` is not `METHOD /path`"))?;
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(format!("`{method}` is not an upper-case HTTP method"));
+        }
+        if !path.starts_with('/') || path.contains(char::is_whitespace) {
+            return Err(format!("`{path}` is not a path starting with `/`"));
+        }
+        Ok((method.to_string(), path.to_string(), body))
+    }
+}
+
+/// `cli`: a program and its named commands (`login`, `login-with-key`, `status`, `logout`, …).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cli {
+    /// Program (template).
+    pub command: String,
+    /// Arguments before every command's own.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment (templates).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Named commands: their arguments (templates such as `{principal.dev.key}`).
+    #[serde(default)]
+    pub commands: BTreeMap<String, Vec<String>>,
+    /// The variable that points the CLI at a host (the mock), when it has one.
+    pub base_url_env: Option<String>,
+    /// The variable that names a CA bundle, when it has one.
+    pub ca_bundle_env: Option<String>,
+}
+
+impl Cli {
+    fn validate(&self) -> Result<(), Invalid> {
+        for (field, v) in [
+            ("base_url_env", &self.base_url_env),
+            ("ca_bundle_env", &self.ca_bundle_env),
+        ] {
+            if let Some(v) = v
+                && !is_env_name(v)
+            {
+                return Err(Invalid::new(
+                    field,
+                    format!("`{v}` is not an environment variable name"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `device-host`: device authorization endpoints the target serves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceHost {
+    /// Base URL (template).
+    pub base_url: String,
+    /// Path of the device authorization endpoint.
+    pub start_path: String,
+    /// Path of the token (exchange) endpoint.
+    pub exchange_path: String,
+    /// `rfc8628` (standard names) or `vendor`.
+    #[serde(default = "default_device_mode")]
+    pub mode: String,
+}
+
+fn default_device_mode() -> String {
+    "rfc8628".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stdio(key_env: &str, decoys: &[&str]) -> McpStdio {
+        McpStdio {
+            command: "x".into(),
+            args: vec![],
+            env: BTreeMap::new(),
+            cwd: None,
+            key_env: key_env.into(),
+            decoy_env: decoys.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn stdio_env_names_are_checked() {
+        assert!(stdio("PEAKA_API_KEY", &["OTHER_KEY"]).validate().is_ok());
+        assert_eq!(stdio("1BAD", &[]).validate().unwrap_err().field, "key_env");
+        assert_eq!(
+            stdio("A-B", &[]).validate().unwrap_err().field,
+            "key_env",
+            "dashes are not portable"
+        );
+        assert_eq!(stdio("K", &["K"]).validate().unwrap_err().field, "decoy_env");
+        assert_eq!(stdio("K", &[""]).validate().unwrap_err().field, "decoy_env");
+    }
+
+    #[test]
+    fn operations_parse_and_bad_ones_are_named() {
+        let ok = Operation::Route("GET /api/v1/organizations/{org}/api-keys".into());
+        assert_eq!(
+            ok.parse().unwrap(),
+            (
+                "GET".into(),
+                "/api/v1/organizations/{org}/api-keys".into(),
+                None
+            )
+        );
+        for bad in ["get /x", "GET x", "GET", "GET /a b", " /x"] {
+            assert!(Operation::Route(bad.into()).parse().is_err(), "{bad}");
+        }
+        let rest = Rest {
+            base_url: "u".into(),
+            key_header: default_key_header(),
+            bearer_accepts_key: None,
+            operations: [("broken".to_string(), Operation::Route("FETCH".into()))].into(),
+        };
+        assert_eq!(rest.validate().unwrap_err().field, "operations.broken");
+    }
+
+    #[test]
+    fn cli_env_names_are_checked() {
+        let cli = Cli {
+            command: "c".into(),
+            args: vec![],
+            env: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            base_url_env: Some("API BASE".into()),
+            ca_bundle_env: None,
+        };
+        assert_eq!(cli.validate().unwrap_err().field, "base_url_env");
+    }
+
+    #[test]
+    fn has_and_names() {
+        let s = Surfaces {
+            mcp_stdio: Some(stdio("K", &[])),
+            ..Default::default()
+        };
+        assert!(s.has("mcp-stdio") && !s.has("mcp-http") && !s.has("nope"));
+        assert_eq!(s.names(), vec!["mcp-stdio"]);
+    }
+}

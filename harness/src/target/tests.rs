@@ -1,0 +1,107 @@
+//! One test per validation rule of target files, in process.
+
+use super::*;
+
+fn load(text: &str) -> Result<Target, FileError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.toml");
+    std::fs::write(&path, text).expect("write");
+    Target::load(&path)
+}
+
+fn err(text: &str) -> FileError {
+    load(text).expect_err("should be refused")
+}
+
+const HTTP: &str = "name = \"t\"\nprofiles = [\"oauth-resource\"]\n[surfaces.mcp-http]\nurl = \"https://x/mcp\"\n";
+
+#[test]
+fn version_1_surface_is_read_as_mcp_http() {
+    let t = load("name = \"t\"\nprofiles = []\n[surface]\nmcp_url = \"https://x/mcp\"\n").unwrap();
+    assert_eq!(t.surfaces.mcp_http.unwrap().url, "https://x/mcp");
+}
+
+#[test]
+fn both_spellings_say_how_to_convert() {
+    let e = err(&format!("{HTTP}[surface]\nmcp_url = \"https://y/mcp\"\n"));
+    assert_eq!((e.line, e.field.as_str()), (5, "surface"), "{e}");
+    assert!(e.message.contains("[surfaces.mcp-http]"), "{e}");
+}
+
+#[test]
+fn no_surface_is_refused() {
+    let e = err("name = \"t\"\nprofiles = []\n");
+    assert_eq!(e.field, "surfaces", "{e}");
+}
+
+#[test]
+fn unknown_profile_names_its_element() {
+    let e = err(&HTTP.replace("\"oauth-resource\"", "\"oauth-resource\", \"nope\""));
+    assert_eq!((e.line, e.field.as_str()), (2, "profiles[1]"), "{e}");
+}
+
+#[test]
+fn launch_needs_a_readiness_signal_and_a_valid_regex() {
+    let e = err(&format!("{HTTP}[launch]\ncommand = \"x\"\nready = {{ timeout_ms = 5 }}\n"));
+    assert_eq!(e.field, "launch.ready", "{e}");
+    let e = err(&format!("{HTTP}[launch]\ncommand = \"x\"\nready = {{ stdout = \"(\" }}\n"));
+    assert_eq!((e.line, e.field.as_str()), (7, "launch.ready.stdout"), "{e}");
+}
+
+#[test]
+fn call_args_must_be_an_object() {
+    let e = err(&format!("{HTTP}[oauth]\ncall_args = \"[1]\"\n"));
+    assert_eq!((e.line, e.field.as_str()), (6, "oauth.call_args"), "{e}");
+}
+
+#[test]
+fn credentials_need_exactly_one_source() {
+    let e = err(&format!("{HTTP}[credentials.up]\nvalue = \"a\"\nenv = \"B\"\n"));
+    assert_eq!(e.field, "credentials.up", "{e}");
+    assert_eq!(e.line, 5, "{e}");
+}
+
+#[test]
+fn principals_are_validated_against_units() {
+    let text = format!(
+        "{HTTP}[[units]]\nid = \"P1\"\ntenant = \"a\"\n[principals.p]\nkind = \"project-key\"\nkey = {{ value = \"k\" }}\nsees = [\"P2\"]\n"
+    );
+    let e = err(&text);
+    assert_eq!((e.line, e.field.as_str()), (11, "principals.p.sees[0]"), "{e}");
+    let e = err(&format!("{HTTP}[principals.p]\nkind = \"wizard\"\n"));
+    assert!(e.message.contains("wizard"), "{e}");
+}
+
+#[test]
+fn stdio_surface_rules_are_located() {
+    let e = err("name = \"t\"\nprofiles = []\n[surfaces.mcp-stdio]\ncommand = \"x\"\nkey_env = \"BAD NAME\"\n");
+    assert_eq!((e.line, e.field.as_str()), (5, "surfaces.mcp-stdio.key_env"), "{e}");
+}
+
+#[test]
+fn rest_operations_are_parsed() {
+    let e = err("name = \"t\"\nprofiles = []\n[surfaces.rest]\nbase_url = \"u\"\noperations = { list = \"list /x\" }\n");
+    assert_eq!(e.field, "surfaces.rest.operations.list", "{e}");
+    assert_eq!(e.line, 5, "{e}");
+}
+
+#[test]
+fn unknown_keys_point_at_the_key() {
+    let e = err(&format!("{HTTP}colour = \"red\"\n"));
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("colour"), "{e}");
+}
+
+#[test]
+fn secrets_and_vars_cover_credentials_and_keys() {
+    let t = load(&format!(
+        "{HTTP}[credentials.up]\nvalue = \"c1\"\n[principals.p]\nkind = \"partner-key\"\nkey = {{ value = \"k1\" }}\n"
+    ))
+    .unwrap();
+    let s = t.secrets();
+    assert!(s.contains(&("c1".into(), "[KEY:up]".into())));
+    assert!(s.contains(&("k1".into(), "[KEY:p]".into())));
+    let v = t.vars();
+    assert_eq!(v.get("key.p"), Some("k1"));
+    assert_eq!(v.get("cred.up"), Some("c1"));
+}
