@@ -8,6 +8,7 @@ use crate::runner::{self, RunConfig};
 use crate::scenario::{self, Scenario};
 use crate::snapshot;
 use crate::target::Target;
+use crate::verdict;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -214,35 +215,69 @@ pub fn prepare(args: &RunArgs, catalog: &Catalog) -> Result<(Target, Vec<Scenari
 
 async fn run(args: RunArgs) -> i32 {
     let catalog = Catalog::builtin();
-    let (target, scenarios) = match prepare(&args, &catalog) {
+    let (target, scenarios, baseline) = match load_inputs(&args, &catalog) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("authconform: {e}");
             return 2;
         }
     };
-    if scenarios.is_empty() {
-        eprintln!(
-            "authconform: no scenario selected (target profiles: {})",
-            target.profiles.join(", ")
-        );
+    let Some(report) = execute(&args, target, scenarios, catalog).await else {
+        return 2;
+    };
+    print_report(&args, &report);
+    let snaps = (!args.no_snapshots).then(|| compare_snapshots(&args, &report));
+    let name = args
+        .baseline
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let verdict = verdict::decide(
+        &report,
+        baseline.as_ref().map(|b| (name.as_str(), b)),
+        snaps.as_ref(),
+    );
+    for line in &verdict.lines {
+        let quiet_ok = line.starts_with("snapshots: none") || line.contains(" transcripts match ");
+        if !(args.quiet && quiet_ok) {
+            println!("{line}");
+        }
+    }
+    if snaps.as_ref().is_some_and(|s| !s.differing.is_empty()) {
+        println!("{}", snapshot_hint(args.update_snapshots));
+    }
+    if let Err(e) = write_outputs(&args, &report) {
+        eprintln!("authconform: {e}");
         return 2;
     }
+    verdict.exit_code
+}
+
+type Inputs = (Target, Vec<Scenario>, Option<Baseline>);
+
+/// The target, the selected scenarios and the baseline; an error is an input error (exit 2).
+fn load_inputs(args: &RunArgs, catalog: &Catalog) -> Result<Inputs, String> {
+    let (target, scenarios) = prepare(args, catalog)?;
+    if scenarios.is_empty() {
+        return Err(format!(
+            "no scenario selected (target profiles: {})",
+            target.profiles.join(", ")
+        ));
+    }
     let baseline = match &args.baseline {
-        Some(p) => match Baseline::load(p) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                eprintln!("authconform: {e}");
-                return 2;
-            }
-        },
+        Some(p) => Some(Baseline::load(p).map_err(|e| e.to_string())?),
         None => None,
     };
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let style = Style {
-        color,
-        verbose: args.verbose,
-    };
+    Ok((target, scenarios, baseline))
+}
+
+/// Runs the scenarios with a progress display; `None` (after saying why) when the run itself failed.
+async fn execute(
+    args: &RunArgs,
+    target: Target,
+    scenarios: Vec<Scenario>,
+    catalog: Catalog,
+) -> Option<report::RunReport> {
     let display = if args.quiet {
         Display::Quiet
     } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
@@ -250,7 +285,6 @@ async fn run(args: RunArgs) -> i32 {
     } else {
         Display::Lines
     };
-    let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("authconform"));
     if !args.quiet {
         println!(
             "authconform {}: target `{}` ({}), {} scenarios",
@@ -272,23 +306,30 @@ async fn run(args: RunArgs) -> i32 {
         step_timeout: Duration::from_millis(args.step_timeout_ms),
         scenario_timeout: Duration::from_secs(args.scenario_timeout_s),
         run_timeout: Duration::from_secs(args.run_timeout_s),
-        self_exe,
+        self_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("authconform")),
     };
     let on_done = progress.clone();
-    let report = match runner::run(cfg, catalog, move |r| on_done.finished(r)).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("authconform: run failed: {e:#}");
-            return 2;
-        }
-    };
+    let report = runner::run(cfg, catalog, move |r| on_done.finished(r)).await;
     progress.finish();
+    report
+        .map_err(|e| eprintln!("authconform: run failed: {e:#}"))
+        .ok()
+}
+
+fn print_report(args: &RunArgs, report: &report::RunReport) {
     if args.verbose {
         for s in &report.scenarios {
             println!("\n=== {} ===\n{}", s.id, s.transcript_text);
         }
     }
-    let text = report::render(&report, style);
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let text = report::render(
+        report,
+        Style {
+            color,
+            verbose: args.verbose,
+        },
+    );
     if args.quiet {
         for l in text
             .lines()
@@ -299,117 +340,48 @@ async fn run(args: RunArgs) -> i32 {
     } else {
         print!("{text}");
     }
+}
 
-    let mut failed = report.exit_code() == 1;
-    if let Some(b) = &baseline {
-        let gate = b.judge(&report);
-        failed = !gate.passes();
-        println!(
-            "baseline {}: {} expected failure(s), {} unexpected, {} now passing",
-            args.baseline
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            gate.expected_failures.len(),
-            gate.unexpected_failures.len(),
-            gate.now_passing.len()
-        );
-        for f in &gate.unexpected_failures {
-            println!("  unexpected failure: {f}");
-        }
-        for e in &gate.now_passing {
-            println!(
-                "  now passing, remove from the baseline: {} {}{}",
-                e.scenario,
-                e.requirement,
-                e.what
-                    .as_deref()
-                    .map(|w| format!(" ({w})"))
-                    .unwrap_or_default()
-            );
-        }
+fn compare_snapshots(args: &RunArgs, report: &report::RunReport) -> snapshot::SnapshotReport {
+    let dir = args
+        .snapshots
+        .clone()
+        .unwrap_or_else(|| project_root().join("snapshots"));
+    let mode = if args.update_snapshots {
+        snapshot::Mode::Update
+    } else {
+        snapshot::Mode::Check
+    };
+    snapshot::compare(report, &dir, mode)
+}
+
+fn snapshot_hint(updated: bool) -> &'static str {
+    if updated {
+        "  wrote .snap.new files: review them with `cargo insta review` (or `cargo insta accept`)"
+    } else {
+        "  to record the new transcripts: rerun with --update-snapshots, then `cargo insta review`"
     }
-    if !args.no_snapshots {
-        let dir = args
-            .snapshots
-            .clone()
-            .unwrap_or_else(|| project_root().join("snapshots"));
-        let mode = if args.update_snapshots {
-            snapshot::Mode::Update
-        } else {
-            snapshot::Mode::Check
-        };
-        let snaps = snapshot::compare(&report, &dir, mode);
-        if snaps.no_snapshots {
-            if !args.quiet {
-                println!(
-                    "snapshots: none recorded for `{}` in {} (record them with --update-snapshots)",
-                    report.target,
-                    snaps.dir.display()
-                );
-            }
-        } else if snaps.differing.is_empty() {
-            if !args.quiet {
-                println!(
-                    "snapshots: {} transcripts match {}",
-                    snaps.compared,
-                    snaps.dir.display()
-                );
-            }
-        } else {
-            failed = true;
-            println!(
-                "snapshots: {} of {} transcripts differ from {}: {}",
-                snaps.differing.len(),
-                snaps.compared,
-                snaps.dir.display(),
-                snaps.differing.join(", ")
-            );
-            if args.update_snapshots {
-                println!(
-                    "  wrote .snap.new files: review them with `cargo insta review` (or `cargo insta accept`)"
-                );
-            } else {
-                println!(
-                    "  to record the new transcripts: rerun with --update-snapshots, then `cargo insta review`"
-                );
-            }
-        }
-    }
+}
+
+/// The JSON report, the report folder and a new baseline, when asked for.
+fn write_outputs(args: &RunArgs, report: &report::RunReport) -> Result<(), String> {
     if let Some(path) = &args.json {
-        let written = serde_json::to_string_pretty(&report)
+        serde_json::to_string_pretty(report)
             .map_err(|e| e.to_string())
-            .and_then(|j| std::fs::write(path, j).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!("authconform: cannot write {}: {e}", path.display());
-            return 2;
-        }
+            .and_then(|j| std::fs::write(path, j).map_err(|e| e.to_string()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    if let Some(dir) = &args.report_dir
-        && let Err(e) = crate::reports::write_all(&report, &Catalog::builtin(), dir)
-    {
-        eprintln!(
-            "authconform: cannot write reports to {}: {e:#}",
-            dir.display()
-        );
-        return 2;
+    if let Some(dir) = &args.report_dir {
+        crate::reports::write_all(report, &Catalog::builtin(), dir)
+            .map_err(|e| format!("cannot write reports to {}: {e:#}", dir.display()))?;
     }
     if let Some(path) = &args.write_baseline {
-        let written = toml::to_string_pretty(&Baseline::from_failures(&report))
+        toml::to_string_pretty(&Baseline::from_failures(report))
             .map_err(|e| e.to_string())
-            .and_then(|t| std::fs::write(path, t).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!("authconform: cannot write {}: {e}", path.display());
-            return 2;
-        }
+            .and_then(|t| std::fs::write(path, t).map_err(|e| e.to_string()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    if report.exit_code() == 2 {
-        2
-    } else if failed {
-        1
-    } else {
-        0
-    }
+    Ok(())
 }
 
 fn matrix(args: MatrixArgs) -> i32 {

@@ -29,3 +29,4 @@ pub mod step;
 pub mod target;
 pub mod template;
 pub mod transcript;
+pub mod verdict;

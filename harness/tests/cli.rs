@@ -107,12 +107,17 @@ fn malformed_target_exits_2_naming_file_line_and_field() {
     .unwrap();
     let cases: &[(&str, &str, &str)] = &[
         (
-            "profiles = [\"oauth-resource\"]",
-            "profiles = [\"oauth-resorce\"]",
+            "profiles = [\"oauth-resource\",",
+            "profiles = [\"oauth-resorce\",",
             "oauth-resorce",
         ),
-        ("[surface]", "[surface]\nbase = 1", "base"),
-        ("mcp_url = \"{ready.url}\"", "", "mcp_url"),
+        ("[surfaces.mcp-http]", "[surfaces.mcp-http]\nbase = 1", "base"),
+        ("url = \"{ready.url}\"", "", "url"),
+        (
+            "key_env = \"REFERENCE_API_KEY\"",
+            "key_env = \"REFERENCE API KEY\"",
+            "surfaces.mcp-stdio.key_env",
+        ),
         (
             "timeout_ms = 15000",
             "timeout_ms = \"soon\"",

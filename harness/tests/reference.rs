@@ -194,6 +194,66 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "OAUTH-SCOPE-002",
         Outcome::Fail,
     ),
+    (
+        "oauth-callback-listener",
+        "local-stdio/key-from-environment",
+        "LOCAL-001",
+        Outcome::Warn,
+    ),
+    (
+        "hang-without-key",
+        "local-stdio/missing-or-invalid-key",
+        "LOCAL-002",
+        Outcome::Fail,
+    ),
+    (
+        "echo-key-in-error",
+        "local-stdio/missing-or-invalid-key",
+        "LOCAL-002",
+        Outcome::Fail,
+    ),
+    (
+        "forward-other-credential",
+        "local-stdio/acts-as-key-owner",
+        "LOCAL-003",
+        Outcome::Fail,
+    ),
+    (
+        "partner-scope-for-project-key",
+        "key-scope/project-key-lists-its-project",
+        "SCOPE-001",
+        Outcome::Fail,
+    ),
+    (
+        "mask-upstream-403",
+        "key-scope/project-key-refused-elsewhere",
+        "SCOPE-002",
+        Outcome::Fail,
+    ),
+    (
+        "retry-with-env-credential",
+        "key-scope/project-key-refused-elsewhere",
+        "SCOPE-002",
+        Outcome::Fail,
+    ),
+    (
+        "partner-lists-one-organization",
+        "key-scope/partner-key-lists-every-project",
+        "SCOPE-003",
+        Outcome::Fail,
+    ),
+    (
+        "retry-with-env-credential",
+        "key-scope/partner-key-bounded",
+        "SCOPE-004",
+        Outcome::Fail,
+    ),
+    (
+        "mask-upstream-403",
+        "key-scope/partner-key-bounded",
+        "SCOPE-004",
+        Outcome::Fail,
+    ),
 ];
 
 #[test]

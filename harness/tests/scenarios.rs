@@ -96,32 +96,16 @@ fn run_one(
             verbose: true,
         },
     );
-    if let Some(baseline) = baseline {
-        let gate = baseline.judge(&report);
-        if report.scenarios.is_empty() || !gate.passes() {
-            let mut why = text;
-            for f in &gate.unexpected_failures {
-                why.push_str(&format!("\nnot in the baseline: {f}"));
+    // The same gate and exit-code policy as `authconform run` (snapshots are the CLI's business).
+    let verdict = authconform::verdict::decide(&report, baseline.map(|b| ("AUTHCONFORM_BASELINE", b)), None);
+    let explained = format!("{text}\n{}", verdict.lines.join("\n"));
+    match verdict.exit_code {
+        0 => {
+            if report.scenarios.iter().any(|s| s.outcome == Outcome::Warn) || baseline.is_some() {
+                println!("{explained}");
             }
-            for e in &gate.now_passing {
-                why.push_str(&format!(
-                    "\nlisted in the baseline but passing now (remove the entry): {} {}",
-                    e.scenario, e.requirement
-                ));
-            }
-            return Err(why.into());
-        }
-        for f in &gate.expected_failures {
-            println!("expected by the baseline: {f}");
-        }
-        return Ok(());
-    }
-    match report.scenarios.first().map(|s| s.outcome) {
-        Some(Outcome::Fail) | None => Err(text.into()),
-        Some(Outcome::Warn) => {
-            println!("{text}");
             Ok(())
         }
-        Some(_) => Ok(()),
+        _ => Err(explained.into()),
     }
 }
