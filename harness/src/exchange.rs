@@ -77,4 +77,3 @@ pub struct McpSession {
     /// Result of the tool call, if one was made: text content, or the error.
     pub call: Option<Result<String, String>>,
 }
-

@@ -6,17 +6,16 @@
 //! ([`authconform_mocks`]), and renders a [`report::RunReport`]. See `ARCHITECTURE.md` for the map.
 #![warn(missing_docs)]
 
-pub mod baseline;
 pub mod authorization;
+pub mod baseline;
 pub mod challenge;
 pub mod cli;
 pub mod error;
-pub mod expect;
 pub mod exchange;
+pub mod expect;
 pub mod http;
 pub mod launch;
 pub mod origin;
-pub mod spans;
 pub mod progress;
 pub mod redact;
 pub mod report;
@@ -25,6 +24,7 @@ pub mod requirements;
 pub mod runner;
 pub mod scenario;
 pub mod snapshot;
+pub mod spans;
 pub mod step;
 pub mod target;
 pub mod template;

@@ -1,8 +1,8 @@
 //! The result model of a run: outcomes of checks and scenarios, and the exit code they imply. It reads
 //! nothing from the runner; renderers live in [`crate::reports`] (the terminal one is re-exported here).
 
-use crate::requirements::Level;
 pub use crate::reports::terminal::{Style, render};
+use crate::requirements::Level;
 use serde::Serialize;
 
 /// Why a check did not hold: the first expectation that failed, and where.
@@ -175,4 +175,3 @@ impl RunReport {
         n
     }
 }
-

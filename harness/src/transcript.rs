@@ -6,9 +6,9 @@
 //! with sorted keys, bodies cut at [`MAX_TEXT`] characters.
 
 use crate::exchange::Response;
-use crate::step::Record;
 use crate::redact::Redactor;
 use crate::report::CheckResult;
+use crate::step::Record;
 use std::fmt::Write as _;
 
 /// Longest body kept in a transcript, in characters.

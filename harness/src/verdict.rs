@@ -30,7 +30,10 @@ pub fn decide(
         if report.scenarios.is_empty() {
             lines.push("no scenario ran".into());
         }
-        return Verdict { exit_code: 2, lines };
+        return Verdict {
+            exit_code: 2,
+            lines,
+        };
     }
     let mut failed = match baseline {
         Some((name, b)) => !gate(report, name, b, &mut lines),
@@ -84,7 +87,10 @@ fn snapshot_lines(snaps: &SnapshotReport, lines: &mut Vec<String>) -> bool {
         return true;
     }
     if snaps.differing.is_empty() {
-        lines.push(format!("snapshots: {} transcripts match {dir}", snaps.compared));
+        lines.push(format!(
+            "snapshots: {} transcripts match {dir}",
+            snaps.compared
+        ));
         return true;
     }
     lines.push(format!(
@@ -144,10 +150,22 @@ mod tests {
 
     #[test]
     fn checks_snapshots_and_start_failures() {
-        assert_eq!(decide(&report(Outcome::Pass, false), None, None).exit_code, 0);
-        assert_eq!(decide(&report(Outcome::Warn, false), None, None).exit_code, 0);
-        assert_eq!(decide(&report(Outcome::Fail, false), None, None).exit_code, 1);
-        assert_eq!(decide(&report(Outcome::Fail, true), None, None).exit_code, 2);
+        assert_eq!(
+            decide(&report(Outcome::Pass, false), None, None).exit_code,
+            0
+        );
+        assert_eq!(
+            decide(&report(Outcome::Warn, false), None, None).exit_code,
+            0
+        );
+        assert_eq!(
+            decide(&report(Outcome::Fail, false), None, None).exit_code,
+            1
+        );
+        assert_eq!(
+            decide(&report(Outcome::Fail, true), None, None).exit_code,
+            2
+        );
         let v = decide(&report(Outcome::Pass, false), None, Some(&snaps(&["p/s"])));
         assert_eq!(v.exit_code, 1);
         assert!(v.lines[0].contains("differ"), "{v:?}");

@@ -111,7 +111,11 @@ fn malformed_target_exits_2_naming_file_line_and_field() {
             "profiles = [\"oauth-resorce\",",
             "oauth-resorce",
         ),
-        ("[surfaces.mcp-http]", "[surfaces.mcp-http]\nbase = 1", "base"),
+        (
+            "[surfaces.mcp-http]",
+            "[surfaces.mcp-http]\nbase = 1",
+            "base",
+        ),
         ("url = \"{ready.url}\"", "", "url"),
         (
             "key_env = \"REFERENCE_API_KEY\"",

@@ -97,7 +97,8 @@ fn run_one(
         },
     );
     // The same gate and exit-code policy as `authconform run` (snapshots are the CLI's business).
-    let verdict = authconform::verdict::decide(&report, baseline.map(|b| ("AUTHCONFORM_BASELINE", b)), None);
+    let verdict =
+        authconform::verdict::decide(&report, baseline.map(|b| ("AUTHCONFORM_BASELINE", b)), None);
     let explained = format!("{text}\n{}", verdict.lines.join("\n"));
     match verdict.exit_code {
         0 => {

@@ -64,7 +64,10 @@ impl Expectation for ChallengeExpect {
         }
         for p in &self.lacks {
             if let Some(v) = matching.iter().find_map(|ch| ch.param(p)) {
-                return Err((format!("no `{p}` parameter"), format!("{p}=\"{v}\" ({shown})")));
+                return Err((
+                    format!("no `{p}` parameter"),
+                    format!("{p}=\"{v}\" ({shown})"),
+                ));
             }
         }
         let mut wanted: Vec<(String, Option<String>)> =
@@ -113,8 +116,12 @@ mod tests {
 
     #[test]
     fn equals_templates_are_checked() {
-        let c: ChallengeExpect = toml::from_str("equals = { resource_metadata = \"{nope}\" }").unwrap();
-        assert_eq!(c.validate(&ValidateCx::default()).unwrap_err().field, "equals");
+        let c: ChallengeExpect =
+            toml::from_str("equals = { resource_metadata = \"{nope}\" }").unwrap();
+        assert_eq!(
+            c.validate(&ValidateCx::default()).unwrap_err().field,
+            "equals"
+        );
     }
 
     #[test]

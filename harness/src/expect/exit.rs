@@ -26,9 +26,14 @@ impl Expectation for ExitExpect {
 
     fn judge_step(&self, view: &View<'_>, _vars: &Vars) -> Result<(), Fail> {
         let Some(exit) = view.exit else {
-            return Err(("a process exit".into(), "this kind of step runs no process".into()));
+            return Err((
+                "a process exit".into(),
+                "this kind of step runs no process".into(),
+            ));
         };
-        let got = exit.map_or("no exit code (killed or a signal)".to_string(), |c| format!("exit {c}"));
+        let got = exit.map_or("no exit code (killed or a signal)".to_string(), |c| {
+            format!("exit {c}")
+        });
         match (self.code, self.nonzero, exit) {
             (Some(want), _, Some(c)) if c == want => Ok(()),
             (Some(want), _, _) => Err((format!("exit {want}"), got)),
@@ -51,13 +56,29 @@ mod tests {
             exit: Some(e),
             ..View::default()
         };
-        let nz = ExitExpect { code: None, nonzero: Some(true) };
+        let nz = ExitExpect {
+            code: None,
+            nonzero: Some(true),
+        };
         assert!(nz.judge_step(&at(Some(2)), &v).is_ok());
         assert!(nz.judge_step(&at(Some(0)), &v).is_err());
-        assert!(nz.judge_step(&at(None), &v).is_err(), "killed is not a clean failure");
-        let zero = ExitExpect { code: Some(0), nonzero: None };
+        assert!(
+            nz.judge_step(&at(None), &v).is_err(),
+            "killed is not a clean failure"
+        );
+        let zero = ExitExpect {
+            code: Some(0),
+            nonzero: None,
+        };
         assert!(zero.judge_step(&at(Some(0)), &v).is_ok());
         assert!(zero.judge_step(&View::default(), &v).is_err());
-        assert!(ExitExpect { code: Some(0), nonzero: Some(true) }.validate(&ValidateCx::default()).is_err());
+        assert!(
+            ExitExpect {
+                code: Some(0),
+                nonzero: Some(true)
+            }
+            .validate(&ValidateCx::default())
+            .is_err()
+        );
     }
 }

@@ -34,7 +34,10 @@ impl Expectation for HeaderExpects {
             let at = |k: &str| format!("[{i}].{k}");
             let given = h.starts_with.is_some() || h.equals.is_some() || h.contains.is_some();
             if h.absent && given {
-                return Err(Invalid::new(at("absent"), "`absent` excludes a value to compare"));
+                return Err(Invalid::new(
+                    at("absent"),
+                    "`absent` excludes a value to compare",
+                ));
             }
             for v in h.equals.iter().chain(h.contains.iter()) {
                 cx.template(&at("equals"), v)?;
@@ -97,7 +100,10 @@ mod tests {
     fn resp(headers: &[(&str, &str)]) -> Response {
         Response {
             status: 200,
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
             body: String::new(),
             body_cut: None,
         }
@@ -139,6 +145,9 @@ mod tests {
             contains: None,
             absent: true,
         }]);
-        assert_eq!(e.validate(&ValidateCx::default()).unwrap_err().field, "[0].absent");
+        assert_eq!(
+            e.validate(&ValidateCx::default()).unwrap_err().field,
+            "[0].absent"
+        );
     }
 }

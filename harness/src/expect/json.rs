@@ -246,9 +246,15 @@ mod tests {
         assert!(check(ids("P1,P2"), doc.clone()).is_ok());
         assert!(check(ids("P1"), doc.clone()).is_err(), "an extra project");
         assert!(check(ids("P1,P2,P3"), doc).is_err(), "a missing project");
-        assert!(check(ids("P1"), json!([{"id": "P1"}, {"id": "P1"}])).is_err(), "duplicates");
+        assert!(
+            check(ids("P1"), json!([{"id": "P1"}, {"id": "P1"}])).is_err(),
+            "duplicates"
+        );
         assert!(check(ids("P1"), json!([{"id": "p1"}])).is_err(), "case");
-        assert!(check(ids("P1"), json!({"id": "P1"})).is_err(), "not an array");
+        assert!(
+            check(ids("P1"), json!({"id": "P1"})).is_err(),
+            "not an array"
+        );
         assert!(check(ids(""), json!([])).is_ok());
     }
 
@@ -289,7 +295,10 @@ mod tests {
             len: Some(1),
             ..Default::default()
         }]);
-        assert_eq!(absent_and_value.validate(&cx).unwrap_err().field, "[0].absent");
+        assert_eq!(
+            absent_and_value.validate(&cx).unwrap_err().field,
+            "[0].absent"
+        );
         let undefined = JsonExpects(vec![JsonExpect {
             ids: Some("{principal.x.sees}".into()),
             ..Default::default()

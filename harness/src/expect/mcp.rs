@@ -50,7 +50,8 @@ impl Expectation for ToolError {
         } else {
             "the tool call to succeed"
         };
-        let s = session(view)?.map_err(|e| (want.to_string(), format!("the session failed: {e}")))?;
+        let s =
+            session(view)?.map_err(|e| (want.to_string(), format!("the session failed: {e}")))?;
         match (&s.call, self.0) {
             (None, _) => Err((want.into(), "no tool call was made".into())),
             (Some(Err(_)), true) | (Some(Ok(_)), false) => Ok(()),
@@ -88,7 +89,10 @@ mod tests {
         let broken: Result<McpSession, String> = Err("no answer within 10 ms".into());
         assert!(ToolError(true).judge_step(&view(&refused), &v).is_ok());
         assert!(ToolError(true).judge_step(&view(&served), &v).is_err());
-        assert!(ToolError(true).judge_step(&view(&broken), &v).is_err(), "a hang is not a refusal");
+        assert!(
+            ToolError(true).judge_step(&view(&broken), &v).is_err(),
+            "a hang is not a refusal"
+        );
         assert!(ToolError(false).judge_step(&view(&served), &v).is_ok());
         assert!(ToolError(true).judge_step(&View::default(), &v).is_err());
     }

@@ -21,7 +21,10 @@ impl Expectation for NoOAuthFlow {
         };
         match (signs.is_empty(), self.0) {
             (true, true) | (false, false) => Ok(()),
-            (false, true) => Err(("no browser opened, no listening socket".into(), signs.join("; "))),
+            (false, true) => Err((
+                "no browser opened, no listening socket".into(),
+                signs.join("; "),
+            )),
             (true, false) => Err(("signs of an OAuth flow".into(), "none".into())),
         }
     }

@@ -30,7 +30,10 @@ const STREAMS: &[&str] = &["stdout", "stderr", "tool", "body", "error"];
 
 impl Expectation for OutputExpect {
     fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
-        if self.contains.is_empty() && self.contains_any.is_empty() && self.never_contains.is_empty() {
+        if self.contains.is_empty()
+            && self.contains_any.is_empty()
+            && self.never_contains.is_empty()
+        {
             return Err(Invalid::new(
                 "",
                 "give `contains`, `contains_any` or `never_contains`",
@@ -68,7 +71,10 @@ impl Expectation for OutputExpect {
                 return Err((format!("a value for {t}"), "it is empty".into()));
             }
             if let Some((name, _)) = texts.iter().find(|(_, text)| text.contains(&needle)) {
-                return Err((format!("no {t} in what the step saw"), format!("it is in {name}")));
+                return Err((
+                    format!("no {t} in what the step saw"),
+                    format!("it is in {name}"),
+                ));
             }
         }
         for t in &self.contains {
@@ -132,7 +138,12 @@ mod tests {
         let clean = view(vec![("stdout", "{}"), ("tool", "no api key set")]);
         assert!(e.judge_step(&clean, &vars).is_ok());
         let leaky = view(vec![("stderr", "using secret-123"), ("tool", "no api key")]);
-        assert!(e.judge_step(&leaky, &vars).unwrap_err().1.contains("stderr"));
+        assert!(
+            e.judge_step(&leaky, &vars)
+                .unwrap_err()
+                .1
+                .contains("stderr")
+        );
         let silent = view(vec![("tool", "failed")]);
         assert!(e.judge_step(&silent, &vars).is_err());
     }

@@ -73,7 +73,10 @@ impl Expectation for UpstreamExpect {
         let journal = run.journal;
         if journal.len() < self.min_requests {
             return Err((
-                format!("at least {} request(s) at the mock upstream", self.min_requests),
+                format!(
+                    "at least {} request(s) at the mock upstream",
+                    self.min_requests
+                ),
                 format!("{} request(s)", journal.len()),
             ));
         }
@@ -162,7 +165,10 @@ mod tests {
         JournalEntry {
             method: "GET".into(),
             path: "/projects".into(),
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
             query: None,
             body: String::new(),
             at: std::time::SystemTime::now(),
@@ -188,7 +194,10 @@ mod tests {
         assert!(run(&[entry(&[("x-api-key", "k1")])]).is_ok());
         assert!(run(&[entry(&[("x-api-key", "k1"), ("authorization", "Bearer t")])]).is_err());
         assert!(run(&[entry(&[("x-api-key", "k1"), ("x-api-key", "k2")])]).is_err());
-        assert!(run(&[entry(&[("x-api-key", "k2")])]).is_err(), "another key");
+        assert!(
+            run(&[entry(&[("x-api-key", "k2")])]).is_err(),
+            "another key"
+        );
         assert!(run(&[]).is_err(), "nothing arrived");
     }
 

@@ -56,7 +56,11 @@ fn judge_one(
         request: None,
         skip_reason: None,
     };
-    if let Some(why) = c.applies_if.iter().find_map(|cond| cond.holds(ev.vars).err()) {
+    if let Some(why) = c
+        .applies_if
+        .iter()
+        .find_map(|cond| cond.holds(ev.vars).err())
+    {
         result.outcome = Outcome::Skip;
         result.skip_reason = Some(redactor.redact(&why));
         return result;

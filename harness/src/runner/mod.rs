@@ -303,7 +303,10 @@ async fn process_exit(env: &mut Env, records: &[(String, Record)]) -> Option<Str
 }
 
 /// The redacted transcript of a scenario: every step's record, in order.
-fn transcript(records: &[(String, Record)], redactor: &crate::redact::Redactor) -> serde_json::Value {
+fn transcript(
+    records: &[(String, Record)],
+    redactor: &crate::redact::Redactor,
+) -> serde_json::Value {
     let steps: Vec<serde_json::Value> = records
         .iter()
         .filter_map(|(name, r)| {

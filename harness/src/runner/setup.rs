@@ -83,7 +83,10 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
     if let Some(why) = skip_reason(s, target, &vars) {
         return Err(SetupError::Skip(why));
     }
-    let picked = target.directory().resolve(&s.principals).map_err(SetupError::Skip)?;
+    let picked = target
+        .directory()
+        .resolve(&s.principals)
+        .map_err(SetupError::Skip)?;
     target.directory().set_vars(&picked, &mut vars);
     let mut redactor = Redactor::default();
     for (secret, placeholder) in target.secrets() {
@@ -133,7 +136,12 @@ fn upstream_rules(s: &Scenario, target: &Target, vars: &Vars) -> Vec<UpstreamRul
     rules
 }
 
-async fn start_mocks(shared: &Shared, s: &Scenario, vars: &Vars, auth: bool) -> anyhow::Result<Mocks> {
+async fn start_mocks(
+    shared: &Shared,
+    s: &Scenario,
+    vars: &Vars,
+    auth: bool,
+) -> anyhow::Result<Mocks> {
     let rules = upstream_rules(s, &shared.cfg.target, vars);
     let upstream = if rules.is_empty() {
         MockUpstream::start_with(&authconform_mocks::upstream::default_rules()).await?
@@ -160,7 +168,10 @@ async fn start_mocks(shared: &Shared, s: &Scenario, vars: &Vars, auth: bool) -> 
 }
 
 fn set_run_vars(shared: &Shared, mocks: &Mocks, vars: &mut Vars, norm: &mut Normalizer) {
-    for (name, server) in [("issuer", &mocks.trusted), ("untrusted-issuer", &mocks.untrusted)] {
+    for (name, server) in [
+        ("issuer", &mocks.trusted),
+        ("untrusted-issuer", &mocks.untrusted),
+    ] {
         if let Some(server) = server {
             norm.port(server.issuer(), name);
             vars.set(format!("mocks.{}", name.replace('-', "_")), server.issuer());
@@ -198,7 +209,11 @@ async fn start_target(shared: &Shared, env: &mut Env) -> Result<(), SetupError> 
     }
 }
 
-fn set_mcp_url(target: &Target, surfaces: &BTreeSet<&str>, env: &mut Env) -> Result<(), SetupError> {
+fn set_mcp_url(
+    target: &Target,
+    surfaces: &BTreeSet<&str>,
+    env: &mut Env,
+) -> Result<(), SetupError> {
     let Some(http) = &target.surfaces.mcp_http else {
         return Ok(());
     };

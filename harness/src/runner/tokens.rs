@@ -80,4 +80,3 @@ fn random_b64token(n: usize, seed: &str) -> String {
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
 }
-

@@ -29,7 +29,12 @@ impl Scenario {
         for (i, id) in self.requirements.iter().enumerate() {
             let field = format!("requirements[{i}]");
             match catalog.get(id) {
-                None => return Err(Invalid::new(field, format!("unknown requirement ID `{id}`"))),
+                None => {
+                    return Err(Invalid::new(
+                        field,
+                        format!("unknown requirement ID `{id}`"),
+                    ));
+                }
                 Some(r) if r.profile != self.profile => {
                     return Err(Invalid::new(
                         field,
@@ -51,7 +56,10 @@ impl Scenario {
             let at = |k: &str| format!("tokens.{name}.{k}");
             match (&t.from, t.tamper) {
                 (Some(from), _) if !self.tokens.contains_key(from) || from == name => {
-                    return Err(Invalid::new(at("from"), format!("`from` names unknown token `{from}`")));
+                    return Err(Invalid::new(
+                        at("from"),
+                        format!("`from` names unknown token `{from}`"),
+                    ));
                 }
                 (Some(_), None) => return Err(Invalid::new(at("from"), "`from` needs `tamper`")),
                 (None, Some(_)) => return Err(Invalid::new(at("tamper"), "`tamper` needs `from`")),
@@ -77,7 +85,10 @@ impl Scenario {
             }
         }
         if !self.operations.is_empty() && !self.surfaces.iter().any(|s| s == "rest") {
-            return Err(Invalid::new("operations", "operations need `surfaces = [\"rest\"]`"));
+            return Err(Invalid::new(
+                "operations",
+                "operations need `surfaces = [\"rest\"]`",
+            ));
         }
         Ok(())
     }
@@ -88,7 +99,9 @@ impl Scenario {
                 if !self.principals.contains_key(other) || other == name {
                     return Err(Invalid::new(
                         format!("principals.{name}"),
-                        format!("refers to `{other}`, which is not another principal of this scenario"),
+                        format!(
+                            "refers to `{other}`, which is not another principal of this scenario"
+                        ),
                     ));
                 }
             }
@@ -107,7 +120,9 @@ impl Scenario {
                 .chain(rule.respond.body.as_deref());
             for t in texts {
                 for name in Vars::references(t) {
-                    let target_value = ["cred.", "key.", "oauth."].iter().any(|p| name.starts_with(p))
+                    let target_value = ["cred.", "key.", "oauth."]
+                        .iter()
+                        .any(|p| name.starts_with(p))
                         || name == "mcp_version";
                     if !target_value {
                         return Err(Invalid::new(
@@ -145,7 +160,10 @@ impl Scenario {
 
     fn validate_checks(&self, cx: &ValidateCx, catalog: &Catalog) -> Result<(), Invalid> {
         if self.checks.is_empty() {
-            return Err(Invalid::new("id", "a scenario without checks asserts nothing"));
+            return Err(Invalid::new(
+                "id",
+                "a scenario without checks asserts nothing",
+            ));
         }
         let mut covered = BTreeSet::new();
         for (i, c) in self.checks.iter().enumerate() {
@@ -167,7 +185,10 @@ impl Scenario {
             let msg = if catalog.get(&c.requirement).is_none() {
                 format!("unknown requirement ID `{}`", c.requirement)
             } else {
-                format!("`{}` is not in this scenario's `requirements`", c.requirement)
+                format!(
+                    "`{}` is not in this scenario's `requirements`",
+                    c.requirement
+                )
             };
             return Err(Invalid::new("requirement", msg));
         }
@@ -180,7 +201,10 @@ impl Scenario {
             }
         }
         if c.expect.is_empty() {
-            return Err(Invalid::new("expect", "expects nothing: a check that cannot fail"));
+            return Err(Invalid::new(
+                "expect",
+                "expects nothing: a check that cannot fail",
+            ));
         }
         c.expect.validate(cx).map_err(|e| e.under("expect"))?;
         if c.expect.judges_steps() && c.steps.is_empty() {
@@ -208,8 +232,7 @@ mod tests {
 
     const HEAD: &str = "id = \"x\"\ntitle = \"t\"\nrequirements = [\"LOCAL-002\"]\n";
     const STEP: &str = "[[step]]\nname = \"s\"\nmcp_stdio = { key_value = \"\" }\n";
-    const CHECK: &str =
-        "[[check]]\nrequirement = \"LOCAL-002\"\nwhat = \"w\"\nsteps = [\"s\"]\nexpect = { tool_error = true }\n";
+    const CHECK: &str = "[[check]]\nrequirement = \"LOCAL-002\"\nwhat = \"w\"\nsteps = [\"s\"]\nexpect = { tool_error = true }\n";
 
     fn load(text: &str) -> Result<Scenario, crate::error::FileError> {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -230,11 +253,20 @@ mod tests {
 
     #[test]
     fn requirements_must_exist_belong_here_and_be_checked() {
-        let (_, f) = field(&format!("{}{STEP}{CHECK}", HEAD.replace("LOCAL-002", "NOPE-1")));
+        let (_, f) = field(&format!(
+            "{}{STEP}{CHECK}",
+            HEAD.replace("LOCAL-002", "NOPE-1")
+        ));
         assert_eq!(f, "requirements[0]");
-        let (_, f) = field(&format!("{}{STEP}{CHECK}", HEAD.replace("LOCAL-002", "LOCAL-002\", \"SCOPE-001")));
+        let (_, f) = field(&format!(
+            "{}{STEP}{CHECK}",
+            HEAD.replace("LOCAL-002", "LOCAL-002\", \"SCOPE-001")
+        ));
         assert_eq!(f, "requirements[1]", "another profile's requirement");
-        let (_, f) = field(&format!("{}{STEP}{CHECK}", HEAD.replace("LOCAL-002", "LOCAL-002\", \"LOCAL-001")));
+        let (_, f) = field(&format!(
+            "{}{STEP}{CHECK}",
+            HEAD.replace("LOCAL-002", "LOCAL-002\", \"LOCAL-001")
+        ));
         assert_eq!(f, "requirements", "listed but unchecked");
     }
 
@@ -244,7 +276,9 @@ mod tests {
         assert_eq!((l, f.as_str()), (5, "step[0].name"));
         let (l, f) = field(&format!("{HEAD}{STEP}{STEP}{CHECK}"));
         assert_eq!((l, f.as_str()), (8, "step[1].name"));
-        let (l, f) = field(&format!("{HEAD}[[step]]\nname = \"s\"\nmcp_stdio = {{ key = \"wide\" }}\n{CHECK}"));
+        let (l, f) = field(&format!(
+            "{HEAD}[[step]]\nname = \"s\"\nmcp_stdio = {{ key = \"wide\" }}\n{CHECK}"
+        ));
         assert_eq!((l, f.as_str()), (6, "step[0].mcp_stdio.key"));
     }
 
@@ -252,15 +286,29 @@ mod tests {
     fn checks_need_expectations_steps_and_known_requirements() {
         let (_, f) = field(&format!("{HEAD}{STEP}"));
         assert_eq!(f, "id");
-        let (l, f) = field(&format!("{HEAD}{STEP}{}", CHECK.replace("tool_error = true", "")));
+        let (l, f) = field(&format!(
+            "{HEAD}{STEP}{}",
+            CHECK.replace("tool_error = true", "")
+        ));
         assert_eq!((l, f.as_str()), (11, "check[0].expect"));
-        let (_, f) = field(&format!("{HEAD}{STEP}{}", CHECK.replace("[\"s\"]", "[\"t\"]")));
+        let (_, f) = field(&format!(
+            "{HEAD}{STEP}{}",
+            CHECK.replace("[\"s\"]", "[\"t\"]")
+        ));
         assert_eq!(f, "check[0].steps");
-        let (_, f) = field(&format!("{HEAD}{STEP}{}", CHECK.replace("steps = [\"s\"]\n", "")));
+        let (_, f) = field(&format!(
+            "{HEAD}{STEP}{}",
+            CHECK.replace("steps = [\"s\"]\n", "")
+        ));
         assert_eq!(f, "check[0].steps");
-        let (_, f) = field(&format!("{HEAD}{STEP}{}", CHECK.replace("\"LOCAL-002\"\nwhat", "\"LOCAL-001\"\nwhat")));
+        let (_, f) = field(&format!(
+            "{HEAD}{STEP}{}",
+            CHECK.replace("\"LOCAL-002\"\nwhat", "\"LOCAL-001\"\nwhat")
+        ));
         assert_eq!(f, "check[0].requirement");
-        let (_, f) = field(&format!("{HEAD}{STEP}{CHECK}applies_if = [{{ var = \"nothing\" }}]\n"));
+        let (_, f) = field(&format!(
+            "{HEAD}{STEP}{CHECK}applies_if = [{{ var = \"nothing\" }}]\n"
+        ));
         assert_eq!(f, "check[0].applies_if");
         let (_, f) = field(&format!("{HEAD}{STEP}{CHECK}when_status = [\"9xx\"]\n"));
         assert_eq!(f, "check[0].when_status");
@@ -268,15 +316,21 @@ mod tests {
 
     #[test]
     fn tokens_surfaces_principals_and_upstream_rules() {
-        let (_, f) = field(&format!("{HEAD}[tokens.a]\nfrom = \"b\"\ntamper = \"truncate\"\n{STEP}{CHECK}"));
+        let (_, f) = field(&format!(
+            "{HEAD}[tokens.a]\nfrom = \"b\"\ntamper = \"truncate\"\n{STEP}{CHECK}"
+        ));
         assert_eq!(f, "tokens.a.from");
-        let (_, f) = field(&format!("{HEAD}[tokens.a]\ntamper = \"truncate\"\n{STEP}{CHECK}"));
+        let (_, f) = field(&format!(
+            "{HEAD}[tokens.a]\ntamper = \"truncate\"\n{STEP}{CHECK}"
+        ));
         assert_eq!(f, "tokens.a.tamper");
         let (_, f) = field(&format!("{}surfaces = [\"grpc\"]\n{STEP}{CHECK}", HEAD));
         assert_eq!(f, "surfaces[0]");
         let (_, f) = field(&format!("{}operations = [\"list\"]\n{STEP}{CHECK}", HEAD));
         assert_eq!(f, "operations");
-        let (_, f) = field(&format!("{HEAD}[principals.a]\ntenant_of = \"b\"\n{STEP}{CHECK}"));
+        let (_, f) = field(&format!(
+            "{HEAD}[principals.a]\ntenant_of = \"b\"\n{STEP}{CHECK}"
+        ));
         assert_eq!(f, "principals.a");
         let (_, f) = field(&format!(
             "{HEAD}[[upstream]]\nwhen = {{ headers = [[\"X\", \"{{token.t}}\"]] }}\n{STEP}{CHECK}"
@@ -286,10 +340,16 @@ mod tests {
 
     #[test]
     fn expectations_validate_themselves() {
-        let bad = CHECK.replace("tool_error = true", "output = { streams = [\"stdin\"], never_contains = [\"x\"] }");
+        let bad = CHECK.replace(
+            "tool_error = true",
+            "output = { streams = [\"stdin\"], never_contains = [\"x\"] }",
+        );
         let (_, f) = field(&format!("{HEAD}{STEP}{bad}"));
         assert_eq!(f, "check[0].expect.output.streams[0]");
-        let bad = CHECK.replace("tool_error = true", "upstream = { never_contains = [\"x\"] }");
+        let bad = CHECK.replace(
+            "tool_error = true",
+            "upstream = { never_contains = [\"x\"] }",
+        );
         let (_, f) = field(&format!("{HEAD}{STEP}{bad}"));
         assert_eq!(f, "check[0].expect.upstream.min_requests");
     }

@@ -63,7 +63,10 @@ impl Kind for ExecStep {
 
     fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
         if self.command.is_some() == self.program.is_some() {
-            return Err(Invalid::new("command", "give exactly one of `command` or `program`"));
+            return Err(Invalid::new(
+                "command",
+                "give exactly one of `command` or `program`",
+            ));
         }
         if let Some(p) = &self.program {
             cx.template("program", p)?;
@@ -99,7 +102,9 @@ impl Kind for ExecStep {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start `{program}`: {e}"))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start `{program}`: {e}"))?;
         let input = match &self.stdin {
             Some(s) => expand(cx.vars, s)?,
             None => String::new(),
@@ -136,7 +141,12 @@ impl ExecStep {
         let mut env = Vec::new();
         let (program, mut args) = match (&self.command, &self.program) {
             (Some(name), _) => {
-                let cli = cx.target.surfaces.cli.as_ref().ok_or("the target declares no `cli` surface")?;
+                let cli = cx
+                    .target
+                    .surfaces
+                    .cli
+                    .as_ref()
+                    .ok_or("the target declares no `cli` surface")?;
                 let own = cli
                     .commands
                     .get(name)
@@ -234,7 +244,11 @@ impl Recorded for ExecRecord {
             }
         }
         for f in &self.files {
-            let _ = writeln!(out, "wrote ~/{} ({} bytes, mode {:o})", f.path, f.size, f.mode);
+            let _ = writeln!(
+                out,
+                "wrote ~/{} ({} bytes, mode {:o})",
+                f.path, f.size, f.mode
+            );
         }
         let exit = match (self.exit, self.timed_out) {
             (_, true) => "killed at the deadline".to_string(),

@@ -100,8 +100,7 @@ impl Kind for HttpStep {
     }
 
     async fn run(&self, cx: &StepCx<'_>) -> Result<HttpRecord, String> {
-        let request =
-            build_request(self, cx.vars).map_err(|e| super::why_missing(cx.vars, &e))?;
+        let request = build_request(self, cx.vars).map_err(|e| super::why_missing(cx.vars, &e))?;
         let response = cx.client.send(&request, cx.timeout).await;
         Ok(HttpRecord { request, response })
     }
@@ -298,7 +297,10 @@ mod tests {
         vars.set("token.valid", "tok");
         let s = step("url = \"{mcp_url}\"\nmcp = \"initialize\"\nbearer = \"valid\"\n");
         let r = build_request(&s, &vars).unwrap();
-        assert!(r.headers.contains(&("Authorization".into(), "Bearer tok".into())));
+        assert!(
+            r.headers
+                .contains(&("Authorization".into(), "Bearer tok".into()))
+        );
         assert!(r.headers.iter().any(|(n, _)| n == "MCP-Protocol-Version"));
         assert!(r.body.unwrap().contains("\"initialize\""));
     }

@@ -81,10 +81,7 @@ async fn session(
         cx.client.reqwest().clone(),
         StreamableHttpClientTransportConfig::with_uri(url.to_string()).auth_header(token),
     );
-    let service = ()
-        .serve(transport)
-        .await
-        .map_err(|e| format!("initialize failed: {e}"))?;
+    let service = ().serve(transport).await.map_err(|e| format!("initialize failed: {e}"))?;
     mcp_session::exercise(service, call).await
 }
 

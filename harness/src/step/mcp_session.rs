@@ -37,7 +37,9 @@ pub async fn exercise(
         Some((name, args)) => {
             let params = rmcp::model::CallToolRequestParams::new(name).with_arguments(args);
             Some(match service.call_tool(params).await {
-                Ok(r) if r.is_error == Some(true) => Err(format!("tool error: {}", content_text(&r))),
+                Ok(r) if r.is_error == Some(true) => {
+                    Err(format!("tool error: {}", content_text(&r)))
+                }
                 Ok(r) => Ok(content_text(&r)),
                 Err(e) => Err(e.to_string()),
             })

@@ -73,7 +73,10 @@ impl Kind for McpStdioStep {
 
     fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
         if self.key.is_some() && self.key_value.is_some() {
-            return Err(Invalid::new("key_value", "give `key` or `key_value`, not both"));
+            return Err(Invalid::new(
+                "key_value",
+                "give `key` or `key_value`, not both",
+            ));
         }
         for (field, p) in [("key", &self.key), ("decoy", &self.decoy)] {
             if let Some(p) = p {
@@ -112,7 +115,9 @@ impl Kind for McpStdioStep {
             use rmcp::ServiceExt;
             let service = ().serve(transport).await.map_err(|e| format!("initialize failed: {e}"))?;
             let listening = pid.and_then(listening_ports);
-            mcp_session::exercise(service, call).await.map(|s| (s, listening))
+            mcp_session::exercise(service, call)
+                .await
+                .map(|s| (s, listening))
         };
         let (result, listening) = match tokio::time::timeout(cx.timeout, session).await {
             Ok(Ok((s, l))) => (Ok(s), l),
@@ -245,7 +250,9 @@ impl Plan {
 
 /// A new folder under the scenario's work folder, used as HOME.
 fn private_dir(workdir: &Path) -> std::io::Result<PathBuf> {
-    let dir = tempfile::Builder::new().prefix("home-").tempdir_in(workdir)?;
+    let dir = tempfile::Builder::new()
+        .prefix("home-")
+        .tempdir_in(workdir)?;
     let path = dir.keep();
     std::fs::create_dir_all(path.join(".config"))?;
     Ok(path)
@@ -361,7 +368,10 @@ fn listening_ports(pid: u32) -> Option<Vec<u16>> {
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
             if cols.len() > 9 && cols[3] == "0A" && inodes.iter().any(|i| i == cols[9]) {
-                let port = cols[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+                let port = cols[1]
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok());
                 ports.extend(port);
             }
         }
@@ -371,7 +381,10 @@ fn listening_ports(pid: u32) -> Option<Vec<u16>> {
 
 impl Recorded for StdioRecord {
     fn view(&self) -> View<'_> {
-        let mut outputs = vec![("stdout", self.stdout.as_str()), ("stderr", self.stderr.as_str())];
+        let mut outputs = vec![
+            ("stdout", self.stdout.as_str()),
+            ("stderr", self.stderr.as_str()),
+        ];
         outputs.extend(mcp_session::outputs(&self.result));
         View {
             mcp: Some(self.result.as_ref().map_err(String::as_str)),
@@ -445,14 +458,28 @@ mod tests {
 
     #[test]
     fn principals_must_be_declared() {
-        assert_eq!(step("key = \"wide\"\n").validate(&cx()).unwrap_err().field, "key");
-        assert_eq!(step("decoy = \"wide\"\n").validate(&cx()).unwrap_err().field, "decoy");
-        assert!(step("key = \"narrow\"\ndecoy = \"narrow\"\n").validate(&cx()).is_ok());
+        assert_eq!(
+            step("key = \"wide\"\n").validate(&cx()).unwrap_err().field,
+            "key"
+        );
+        assert_eq!(
+            step("decoy = \"wide\"\n")
+                .validate(&cx())
+                .unwrap_err()
+                .field,
+            "decoy"
+        );
+        assert!(
+            step("key = \"narrow\"\ndecoy = \"narrow\"\n")
+                .validate(&cx())
+                .is_ok()
+        );
     }
 
     #[test]
     fn call_templates_are_checked() {
-        let s = step("call = { tool = \"{scope.list_tool}\", args = '{{\"x\": \"{nothing}\"}}' }\n");
+        let s =
+            step("call = { tool = \"{scope.list_tool}\", args = '{{\"x\": \"{nothing}\"}}' }\n");
         assert_eq!(s.validate(&cx()).unwrap_err().field, "call.args");
     }
 }

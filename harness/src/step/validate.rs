@@ -147,7 +147,10 @@ mod tests {
     fn templates_need_defined_variables_and_known_filters() {
         let cx = ValidateCx::new(["valid".to_string()], ["narrow".to_string()]);
         assert!(cx.template("f", "{token.valid} {mcp_url|origin}").is_ok());
-        assert!(cx.template("f", "{principal.narrow.key} {key.any} {cred.x}").is_ok());
+        assert!(
+            cx.template("f", "{principal.narrow.key} {key.any} {cred.x}")
+                .is_ok()
+        );
         let e = cx.template("f", "{token.other}").unwrap_err();
         assert!(e.message.contains("token.other"), "{e:?}");
         let e = cx.template("f", "{mcp_url|zap}").unwrap_err();
@@ -161,6 +164,11 @@ mod tests {
         assert!(cx.token("b", "valid").is_ok());
         assert_eq!(cx.token("b", "nope").unwrap_err().field, "b");
         assert!(cx.principal("p", "narrow").is_ok());
-        assert!(cx.principal("p", "wide").unwrap_err().message.contains("[principals.wide]"));
+        assert!(
+            cx.principal("p", "wide")
+                .unwrap_err()
+                .message
+                .contains("[principals.wide]")
+        );
     }
 }

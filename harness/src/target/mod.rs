@@ -223,7 +223,8 @@ impl Target {
             return Err(Invalid::new("oauth.call_args", "must be a JSON object"));
         }
         for (name, c) in &self.credentials {
-            c.validate().map_err(|e| e.under(&format!("credentials.{name}")))?;
+            c.validate()
+                .map_err(|e| e.under(&format!("credentials.{name}")))?;
         }
         for (name, p) in &self.principals {
             p.validate(&self.units)
@@ -270,7 +271,11 @@ impl Target {
     pub fn vars(&self) -> Vars {
         let mut v = Vars::default();
         v.set("target", &self.name);
-        let version = self.surfaces.mcp_http.as_ref().map(|m| m.mcp_version.as_str());
+        let version = self
+            .surfaces
+            .mcp_http
+            .as_ref()
+            .map(|m| m.mcp_version.as_str());
         v.set("mcp_version", version.unwrap_or("2025-11-25"));
         self.oauth.set_vars(&mut v);
         v.set("upstream_key_header", &self.upstream_key_header);

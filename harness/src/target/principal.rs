@@ -231,12 +231,12 @@ impl<'a> Directory<'a> {
         has_key
             && s.kind.is_none_or(|k| k == p.kind)
             && s.role.as_ref().is_none_or(|r| p.role.as_ref() == Some(r))
-            && s.tenant_of
-                .as_ref()
-                .is_none_or(|o| p.tenant.is_some() && self.tenant_of(picked, o) == p.tenant.as_ref())
-            && s.tenant_not_of
-                .as_ref()
-                .is_none_or(|o| p.tenant.is_some() && self.tenant_of(picked, o) != p.tenant.as_ref())
+            && s.tenant_of.as_ref().is_none_or(|o| {
+                p.tenant.is_some() && self.tenant_of(picked, o) == p.tenant.as_ref()
+            })
+            && s.tenant_not_of.as_ref().is_none_or(|o| {
+                p.tenant.is_some() && self.tenant_of(picked, o) != p.tenant.as_ref()
+            })
             && (!s.with_unseen_same_tenant || self.unseen(p, true).is_some())
             && (!s.with_unseen_other_tenant || self.unseen(p, false).is_some())
     }
@@ -316,9 +316,18 @@ mod tests {
     fn fixture() -> (BTreeMap<String, Principal>, Vec<Unit>) {
         let units = vec![unit("P1", "a"), unit("P2", "a"), unit("P9", "b")];
         let principals = [
-            ("partner-a", principal(PrincipalKind::PartnerKey, "a", &["P1", "P2"])),
-            ("project-p1", principal(PrincipalKind::ProjectKey, "a", &["P1"])),
-            ("project-p9", principal(PrincipalKind::ProjectKey, "b", &["P9"])),
+            (
+                "partner-a",
+                principal(PrincipalKind::PartnerKey, "a", &["P1", "P2"]),
+            ),
+            (
+                "project-p1",
+                principal(PrincipalKind::ProjectKey, "a", &["P1"]),
+            ),
+            (
+                "project-p9",
+                principal(PrincipalKind::ProjectKey, "b", &["P9"]),
+            ),
         ]
         .into_iter()
         .map(|(n, p)| (n.to_string(), p))

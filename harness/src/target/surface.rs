@@ -283,7 +283,10 @@ mod tests {
             "key_env",
             "dashes are not portable"
         );
-        assert_eq!(stdio("K", &["K"]).validate().unwrap_err().field, "decoy_env");
+        assert_eq!(
+            stdio("K", &["K"]).validate().unwrap_err().field,
+            "decoy_env"
+        );
         assert_eq!(stdio("K", &[""]).validate().unwrap_err().field, "decoy_env");
     }
 

@@ -13,7 +13,8 @@ fn err(text: &str) -> FileError {
     load(text).expect_err("should be refused")
 }
 
-const HTTP: &str = "name = \"t\"\nprofiles = [\"oauth-resource\"]\n[surfaces.mcp-http]\nurl = \"https://x/mcp\"\n";
+const HTTP: &str =
+    "name = \"t\"\nprofiles = [\"oauth-resource\"]\n[surfaces.mcp-http]\nurl = \"https://x/mcp\"\n";
 
 #[test]
 fn version_1_surface_is_read_as_mcp_http() {
@@ -42,10 +43,18 @@ fn unknown_profile_names_its_element() {
 
 #[test]
 fn launch_needs_a_readiness_signal_and_a_valid_regex() {
-    let e = err(&format!("{HTTP}[launch]\ncommand = \"x\"\nready = {{ timeout_ms = 5 }}\n"));
+    let e = err(&format!(
+        "{HTTP}[launch]\ncommand = \"x\"\nready = {{ timeout_ms = 5 }}\n"
+    ));
     assert_eq!(e.field, "launch.ready", "{e}");
-    let e = err(&format!("{HTTP}[launch]\ncommand = \"x\"\nready = {{ stdout = \"(\" }}\n"));
-    assert_eq!((e.line, e.field.as_str()), (7, "launch.ready.stdout"), "{e}");
+    let e = err(&format!(
+        "{HTTP}[launch]\ncommand = \"x\"\nready = {{ stdout = \"(\" }}\n"
+    ));
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (7, "launch.ready.stdout"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -56,7 +65,9 @@ fn call_args_must_be_an_object() {
 
 #[test]
 fn credentials_need_exactly_one_source() {
-    let e = err(&format!("{HTTP}[credentials.up]\nvalue = \"a\"\nenv = \"B\"\n"));
+    let e = err(&format!(
+        "{HTTP}[credentials.up]\nvalue = \"a\"\nenv = \"B\"\n"
+    ));
     assert_eq!(e.field, "credentials.up", "{e}");
     assert_eq!(e.line, 5, "{e}");
 }
@@ -67,20 +78,32 @@ fn principals_are_validated_against_units() {
         "{HTTP}[[units]]\nid = \"P1\"\ntenant = \"a\"\n[principals.p]\nkind = \"project-key\"\nkey = {{ value = \"k\" }}\nsees = [\"P2\"]\n"
     );
     let e = err(&text);
-    assert_eq!((e.line, e.field.as_str()), (11, "principals.p.sees[0]"), "{e}");
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (11, "principals.p.sees[0]"),
+        "{e}"
+    );
     let e = err(&format!("{HTTP}[principals.p]\nkind = \"wizard\"\n"));
     assert!(e.message.contains("wizard"), "{e}");
 }
 
 #[test]
 fn stdio_surface_rules_are_located() {
-    let e = err("name = \"t\"\nprofiles = []\n[surfaces.mcp-stdio]\ncommand = \"x\"\nkey_env = \"BAD NAME\"\n");
-    assert_eq!((e.line, e.field.as_str()), (5, "surfaces.mcp-stdio.key_env"), "{e}");
+    let e = err(
+        "name = \"t\"\nprofiles = []\n[surfaces.mcp-stdio]\ncommand = \"x\"\nkey_env = \"BAD NAME\"\n",
+    );
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (5, "surfaces.mcp-stdio.key_env"),
+        "{e}"
+    );
 }
 
 #[test]
 fn rest_operations_are_parsed() {
-    let e = err("name = \"t\"\nprofiles = []\n[surfaces.rest]\nbase_url = \"u\"\noperations = { list = \"list /x\" }\n");
+    let e = err(
+        "name = \"t\"\nprofiles = []\n[surfaces.rest]\nbase_url = \"u\"\noperations = { list = \"list /x\" }\n",
+    );
     assert_eq!(e.field, "surfaces.rest.operations.list", "{e}");
     assert_eq!(e.line, 5, "{e}");
 }

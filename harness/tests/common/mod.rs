@@ -38,7 +38,9 @@ pub async fn run_target(mut target: Target, faults: &[&str], filter: Option<&str
             .insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults.clone());
     }
     if let Some(stdio) = target.surfaces.mcp_stdio.as_mut() {
-        stdio.env.insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults);
+        stdio
+            .env
+            .insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults);
     }
     let scenarios = scenarios()
         .into_iter()
