@@ -122,79 +122,104 @@ pub async fn start(
     }
     let mut launched = Launched { child, output };
     let deadline = Instant::now() + Duration::from_millis(launch.ready.timeout_ms);
-    let not_ready = |launched: &Launched, reason: String| LaunchError::NotReady {
-        reason,
-        output: launched.output_tail(),
-    };
-
     if let Some(pattern) = &launch.ready.stdout {
-        let re = regex::Regex::new(pattern).map_err(|e| LaunchError::Template(e.to_string()))?;
-        loop {
-            match tokio::time::timeout_at(deadline, line_rx.recv()).await {
-                Err(_) => {
-                    return Err(not_ready(
-                        &launched,
-                        format!(
-                            "no stdout line matched `{pattern}` within {} ms",
-                            launch.ready.timeout_ms
-                        ),
-                    ));
-                }
-                Ok(None) => {
-                    let status = launched
-                        .exited()
-                        .unwrap_or_else(|| "closed its stdout".into());
-                    return Err(not_ready(
-                        &launched,
-                        format!("target exited before it was ready ({status})"),
-                    ));
-                }
-                Ok(Some(line)) => {
-                    if let Some(caps) = re.captures(&line) {
-                        for name in re.capture_names().flatten() {
-                            if let Some(m) = caps.name(name) {
-                                vars.set(format!("ready.{name}"), m.as_str());
-                            }
-                        }
-                        break;
-                    }
-                }
-            }
-        }
+        wait_for_line(&mut launched, &mut line_rx, pattern, &launch.ready, vars).await?;
     }
     if let Some(url) = &launch.ready.http {
         let url = vars
             .expand(url)
             .map_err(|e| LaunchError::Template(e.to_string()))?;
-        loop {
-            if let Some(status) = launched.exited() {
+        wait_for_http(&mut launched, &url, &launch.ready, deadline, client).await?;
+    }
+    Ok(launched)
+}
+
+fn not_ready(launched: &Launched, reason: String) -> LaunchError {
+    LaunchError::NotReady {
+        reason,
+        output: launched.output_tail(),
+    }
+}
+
+/// Waits for a stdout line matching `pattern`; its named groups become `ready.NAME`.
+async fn wait_for_line(
+    launched: &mut Launched,
+    lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    pattern: &str,
+    ready: &crate::target::Ready,
+    vars: &mut Vars,
+) -> Result<(), LaunchError> {
+    let deadline = Instant::now() + Duration::from_millis(ready.timeout_ms);
+    let re = regex::Regex::new(pattern).map_err(|e| LaunchError::Template(e.to_string()))?;
+    loop {
+        match tokio::time::timeout_at(deadline, lines.recv()).await {
+            Err(_) => {
                 return Err(not_ready(
-                    &launched,
+                    launched,
+                    format!(
+                        "no stdout line matched `{pattern}` within {} ms",
+                        ready.timeout_ms
+                    ),
+                ));
+            }
+            Ok(None) => {
+                let status = launched
+                    .exited()
+                    .unwrap_or_else(|| "closed its stdout".into());
+                return Err(not_ready(
+                    launched,
                     format!("target exited before it was ready ({status})"),
                 ));
             }
-            let probe = client
-                .reqwest()
-                .get(&url)
-                .timeout(Duration::from_millis(500))
-                .send();
-            if tokio::time::timeout_at(deadline, probe)
-                .await
-                .is_ok_and(|r| r.is_ok())
-            {
-                break;
+            Ok(Some(line)) => {
+                if let Some(caps) = re.captures(&line) {
+                    for name in re.capture_names().flatten() {
+                        if let Some(m) = caps.name(name) {
+                            vars.set(format!("ready.{name}"), m.as_str());
+                        }
+                    }
+                    return Ok(());
+                }
             }
-            if Instant::now() >= deadline {
-                return Err(not_ready(
-                    &launched,
-                    format!("{url} did not answer within {} ms", launch.ready.timeout_ms),
-                ));
-            }
-            // Poll interval while waiting for a socket to open; bounded by the deadline above.
-            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
-    Ok(launched)
+}
+
+/// Polls `url` until it answers with any HTTP status.
+async fn wait_for_http(
+    launched: &mut Launched,
+    url: &str,
+    ready: &crate::target::Ready,
+    deadline: Instant,
+    client: &crate::http::HttpClient,
+) -> Result<(), LaunchError> {
+    loop {
+        if let Some(status) = launched.exited() {
+            return Err(not_ready(
+                launched,
+                format!("target exited before it was ready ({status})"),
+            ));
+        }
+        let probe = client
+            .reqwest()
+            .get(url)
+            .timeout(Duration::from_millis(500))
+            .send();
+        if tokio::time::timeout_at(deadline, probe)
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(not_ready(
+                launched,
+                format!("{url} did not answer within {} ms", ready.timeout_ms),
+            ));
+        }
+        // Poll interval while waiting for a socket to open; bounded by the deadline above.
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(

@@ -1,6 +1,6 @@
 //! The matrix as one self-contained HTML page: inline CSS, no scripts, no external assets.
 
-use super::matrix::{Column, Matrix};
+use super::matrix::{Column, Matrix, Row};
 use super::{detail_lines, short_id};
 use crate::report::{Outcome, ScenarioResult};
 use std::collections::BTreeSet;
@@ -74,6 +74,17 @@ impl Matrix {
     /// pretty-printed. Every value taken from a report is HTML-escaped.
     pub fn to_html(&self) -> String {
         let mut h = String::with_capacity(64 * 1024);
+        self.html_head(&mut h);
+        legend(&mut h);
+        self.html_table(&mut h);
+        self.html_details(&mut h);
+        h.push_str("</body>\n</html>\n");
+        h
+    }
+
+    /// The document head with the inline CSS, the page title and the subtitle (row and report counts, the
+    /// distinct authconform versions of the reports).
+    fn html_head(&self, h: &mut String) {
         let version = self
             .columns
             .iter()
@@ -94,48 +105,14 @@ impl Matrix {
             if self.columns.len() == 1 { "" } else { "s" },
             esc(&version)
         );
-        h.push_str("<p class=\"legend\"><span>Legend:</span>");
-        for o in [Outcome::Pass, Outcome::Fail, Outcome::Warn, Outcome::Skip] {
-            let _ = write!(
-                h,
-                "<span class=\"o {}\">{}</span>",
-                class(Some(o)),
-                text(Some(o))
-            );
-        }
-        h.push_str(
-            "<span class=\"o none\">· not checked</span>\
-             <span>Each cell is the worst of the requirement's checks; FAIL and WARN cells link to the details.</span></p>\n",
-        );
+    }
 
-        // The table.
+    /// The matrix table: a header cell per report, then a band row per profile and a row per requirement.
+    fn html_table(&self, h: &mut String) {
         let width = 2 + self.columns.len();
         h.push_str("<table class=\"matrix\">\n<thead><tr><th scope=\"col\">Requirement</th><th scope=\"col\">Level</th>");
         for c in &self.columns {
-            let n = c.counts;
-            let verdict = match c.exit_code {
-                0 => Outcome::Pass,
-                _ => Outcome::Fail,
-            };
-            let _ = write!(
-                h,
-                "<th scope=\"col\" class=\"col\"><span class=\"lbl\">{}</span>\
-                 <span class=\"meta\" title=\"profiles: {}\">target {} · <span class=\"badge o {}\">{}</span></span>\
-                 <span class=\"meta\">{} pass · {} fail · {} warn · {} skip</span></th>",
-                esc(&c.label),
-                esc(&c.profiles.join(", ")),
-                esc(&c.target),
-                class(Some(verdict)),
-                if c.exit_code == 0 {
-                    "conforms"
-                } else {
-                    "MUST failed"
-                },
-                n[0] + n[4],
-                n[1],
-                n[2],
-                n[3]
-            );
+            column_header(h, c);
         }
         h.push_str("</tr></thead>\n<tbody>\n");
         for g in &self.groups {
@@ -147,35 +124,32 @@ impl Matrix {
                 if g.rows.len() == 1 { "" } else { "s" }
             );
             for r in &g.rows {
-                let _ = write!(
-                    h,
-                    "<tr><th scope=\"row\"><span class=\"id\">{}</span><span class=\"title\">{}</span></th>\
-                     <td class=\"lvl\">{}</td>",
-                    esc(&r.id),
-                    esc(&r.title),
-                    r.level
-                );
-                for (col, (c, o)) in self.columns.iter().zip(&r.cells).enumerate() {
-                    let body = match o {
-                        Some(Outcome::Fail | Outcome::Warn) => format!(
-                            "<a href=\"#{}\" title=\"{} {} in {}: details below\">{}</a>",
-                            anchor(col, &r.id),
-                            text(*o),
-                            esc(&r.id),
-                            esc(&c.label),
-                            text(*o)
-                        ),
-                        None => "·<span class=\"sr\">not checked</span>".into(),
-                        _ => text(*o).into(),
-                    };
-                    let _ = write!(h, "<td class=\"o {}\">{body}</td>", class(*o));
-                }
-                h.push_str("</tr>\n");
+                self.html_row(h, r);
             }
         }
         h.push_str("</tbody>\n</table>\n");
+    }
 
-        // The details of every failed or warned cell.
+    /// One requirement's table row: its ID, title and level, then a cell per report.
+    fn html_row(&self, h: &mut String, r: &Row) {
+        let _ = write!(
+            h,
+            "<tr><th scope=\"row\"><span class=\"id\">{}</span><span class=\"title\">{}</span></th>\
+             <td class=\"lvl\">{}</td>",
+            esc(&r.id),
+            esc(&r.title),
+            r.level
+        );
+        for (col, (c, o)) in self.columns.iter().zip(&r.cells).enumerate() {
+            let body = cell_body(col, c, r, *o);
+            let _ = write!(h, "<td class=\"o {}\">{body}</td>", class(*o));
+        }
+        h.push_str("</tr>\n");
+    }
+
+    /// The details of every failed or warned cell: a heading when there is any, then a section per report
+    /// with such cells.
+    fn html_details(&self, h: &mut String) {
         let any = self.rows().any(|r| {
             r.cells
                 .iter()
@@ -185,43 +159,47 @@ impl Matrix {
             h.push_str("<h2 id=\"details\">Failures and warnings</h2>\n");
         }
         for (col, c) in self.columns.iter().enumerate() {
-            let cells: Vec<_> = self
-                .rows()
-                .filter_map(|r| match r.cells[col] {
-                    Some(o @ (Outcome::Fail | Outcome::Warn)) => Some((r, o)),
-                    _ => None,
-                })
-                .collect();
-            if cells.is_empty() {
-                continue;
-            }
+            self.column_details(h, col, c);
+        }
+    }
+
+    /// The section of column `col` (report `c`): an article per failed or warned cell, each the target of
+    /// that cell's link. Nothing when the column has no such cell.
+    fn column_details(&self, h: &mut String, col: usize, c: &Column) {
+        let cells: Vec<_> = self
+            .rows()
+            .filter_map(|r| match r.cells[col] {
+                Some(o @ (Outcome::Fail | Outcome::Warn)) => Some((r, o)),
+                _ => None,
+            })
+            .collect();
+        if cells.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            h,
+            "<section><h3>{} <small>(target {})</small></h3>",
+            esc(&c.label),
+            esc(&c.target)
+        );
+        for (r, o) in cells {
             let _ = writeln!(
                 h,
-                "<section><h3>{} <small>(target {})</small></h3>",
-                esc(&c.label),
-                esc(&c.target)
+                "<article class=\"problem {}\" id=\"{}\"><h4><span class=\"o {}\">{}</span>{} {} · {}</h4>",
+                class(Some(o)),
+                anchor(col, &r.id),
+                class(Some(o)),
+                text(Some(o)),
+                esc(&r.id),
+                r.level,
+                esc(&r.title)
             );
-            for (r, o) in cells {
-                let _ = writeln!(
-                    h,
-                    "<article class=\"problem {}\" id=\"{}\"><h4><span class=\"o {}\">{}</span>{} {} · {}</h4>",
-                    class(Some(o)),
-                    anchor(col, &r.id),
-                    class(Some(o)),
-                    text(Some(o)),
-                    esc(&r.id),
-                    r.level,
-                    esc(&r.title)
-                );
-                self.problem(&mut h, c, &r.id);
-                h.push_str(
-                    "<p><a class=\"top\" href=\"#matrix\">↑ back to the matrix</a></p></article>\n",
-                );
-            }
-            h.push_str("</section>\n");
+            self.problem(h, c, &r.id);
+            h.push_str(
+                "<p><a class=\"top\" href=\"#matrix\">↑ back to the matrix</a></p></article>\n",
+            );
         }
-        h.push_str("</body>\n</html>\n");
-        h
+        h.push_str("</section>\n");
     }
 
     /// The failed and warned checks of `requirement` in column `c`, scenario by scenario, each scenario
@@ -266,6 +244,68 @@ impl Matrix {
             transcript(h, s, &culprits);
             h.push_str("</div>\n");
         }
+    }
+}
+
+/// The legend: one sample of each outcome, then how to read a cell.
+fn legend(h: &mut String) {
+    h.push_str("<p class=\"legend\"><span>Legend:</span>");
+    for o in [Outcome::Pass, Outcome::Fail, Outcome::Warn, Outcome::Skip] {
+        let _ = write!(
+            h,
+            "<span class=\"o {}\">{}</span>",
+            class(Some(o)),
+            text(Some(o))
+        );
+    }
+    h.push_str(
+        "<span class=\"o none\">· not checked</span>\
+         <span>Each cell is the worst of the requirement's checks; FAIL and WARN cells link to the details.</span></p>\n",
+    );
+}
+
+/// The header cell of report `c`: its label, target, verdict badge and check counts.
+fn column_header(h: &mut String, c: &Column) {
+    let n = c.counts;
+    let verdict = match c.exit_code {
+        0 => Outcome::Pass,
+        _ => Outcome::Fail,
+    };
+    let _ = write!(
+        h,
+        "<th scope=\"col\" class=\"col\"><span class=\"lbl\">{}</span>\
+         <span class=\"meta\" title=\"profiles: {}\">target {} · <span class=\"badge o {}\">{}</span></span>\
+         <span class=\"meta\">{} pass · {} fail · {} warn · {} skip</span></th>",
+        esc(&c.label),
+        esc(&c.profiles.join(", ")),
+        esc(&c.target),
+        class(Some(verdict)),
+        if c.exit_code == 0 {
+            "conforms"
+        } else {
+            "MUST failed"
+        },
+        n[0] + n[4],
+        n[1],
+        n[2],
+        n[3]
+    );
+}
+
+/// The content of the cell of row `r` in column `col` (report `c`) with outcome `o`: failed and warned
+/// cells link to their details, unchecked ones carry a screen-reader note.
+fn cell_body(col: usize, c: &Column, r: &Row, o: Option<Outcome>) -> String {
+    match o {
+        Some(Outcome::Fail | Outcome::Warn) => format!(
+            "<a href=\"#{}\" title=\"{} {} in {}: details below\">{}</a>",
+            anchor(col, &r.id),
+            text(o),
+            esc(&r.id),
+            esc(&c.label),
+            text(o)
+        ),
+        None => "·<span class=\"sr\">not checked</span>".into(),
+        _ => text(o).into(),
     }
 }
 

@@ -79,45 +79,17 @@ pub async fn run(
     });
     let on_done = Arc::new(on_done);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
-    let mut handles = Vec::new();
-    for (i, _) in shared.cfg.scenarios.iter().enumerate() {
-        let shared = shared.clone();
-        let semaphore = semaphore.clone();
-        let on_done = on_done.clone();
-        handles.push(tokio::spawn(async move {
-            let _permit = semaphore.acquire().await;
-            let scenario = &shared.cfg.scenarios[i];
-            let t0 = Instant::now();
-            let deadline = (t0 + shared.cfg.scenario_timeout).min(run_deadline);
-            let inner = tokio::spawn(run_scenario(shared.clone(), i));
-            let abort = inner.abort_handle();
-            let result = match tokio::time::timeout_at(deadline, inner).await {
-                Ok(Ok(r)) => r,
-                Ok(Err(join)) => failed_setup(
-                    &shared,
-                    scenario,
-                    SetupError::Failed(format!("internal error in the harness: {join}")),
-                    t0,
-                ),
-                Err(_) => {
-                    abort.abort();
-                    let which = if deadline == run_deadline {
-                        "the whole-run deadline"
-                    } else {
-                        "its deadline"
-                    };
-                    failed_setup(
-                        &shared,
-                        scenario,
-                        SetupError::Failed(format!("scenario did not finish before {which}")),
-                        t0,
-                    )
-                }
-            };
-            on_done(&result);
-            result
-        }));
-    }
+    let handles: Vec<_> = (0..shared.cfg.scenarios.len())
+        .map(|i| {
+            let (shared, semaphore, on_done) = (shared.clone(), semaphore.clone(), on_done.clone());
+            tokio::spawn(async move {
+                let _permit = semaphore.acquire().await;
+                let result = guarded(shared, i, run_deadline).await;
+                on_done(&result);
+                result
+            })
+        })
+        .collect();
     let mut scenarios = Vec::new();
     for h in handles {
         match h.await {
@@ -134,6 +106,30 @@ pub async fn run(
         scenarios,
         duration_ms: started.elapsed().as_millis(),
     })
+}
+
+/// Scenario `i` in its own task, under its deadline (and the run's): a panic or an overrun is that scenario's
+/// failure, not the run's.
+async fn guarded(shared: Arc<Shared>, i: usize, run_deadline: Instant) -> ScenarioResult {
+    let scenario = &shared.cfg.scenarios[i];
+    let t0 = Instant::now();
+    let deadline = (t0 + shared.cfg.scenario_timeout).min(run_deadline);
+    let inner = tokio::spawn(run_scenario(shared.clone(), i));
+    let abort = inner.abort_handle();
+    let error = match tokio::time::timeout_at(deadline, inner).await {
+        Ok(Ok(r)) => return r,
+        Ok(Err(join)) => format!("internal error in the harness: {join}"),
+        Err(_) => {
+            abort.abort();
+            let which = if deadline == run_deadline {
+                "the whole-run deadline"
+            } else {
+                "its deadline"
+            };
+            format!("scenario did not finish before {which}")
+        }
+    };
+    failed_setup(&shared, scenario, SetupError::Failed(error), t0)
 }
 
 fn failed_setup(shared: &Shared, s: &Scenario, error: SetupError, t0: Instant) -> ScenarioResult {

@@ -284,6 +284,72 @@ mod tests {
         assert_eq!(s.validate(&cx()).unwrap_err().field, "program");
     }
 
+    /// A real child process: exit code, both streams, stdin, and a credential file written with its mode.
+    #[tokio::test]
+    async fn records_what_a_real_process_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        let script = "read line; echo \"out:$line\"; echo oops >&2; umask 077; \
+                      mkdir -p \"$XDG_CONFIG_HOME/acme\"; echo k > \"$XDG_CONFIG_HOME/acme/cred\"; exit 3";
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"t\"\nprofiles = []\n[surfaces.cli]\ncommand = \"sh\"\ncommands = {{ login = [\"-c\", '{script}'] }}\n"
+            ),
+        )
+        .unwrap();
+        let target = crate::target::Target::load(&path).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let client = crate::http::HttpClient::new(None).unwrap();
+        let vars = crate::template::Vars::default();
+        let cx = StepCx {
+            vars: &vars,
+            client: &client,
+            timeout: std::time::Duration::from_secs(10),
+            target: &target,
+            workdir: work.path(),
+        };
+        let step: ExecStep = toml::from_str("command = \"login\"\nstdin = \"hello\\n\"\n").unwrap();
+        let r = step.run(&cx).await.unwrap();
+        assert_eq!(r.exit, Some(3), "{r:?}");
+        assert_eq!(r.stdout.trim(), "out:hello");
+        assert_eq!(r.stderr.trim(), "oops");
+        assert_eq!(
+            r.files,
+            vec![WrittenFile {
+                path: ".config/acme/cred".into(),
+                size: 2,
+                mode: 0o600
+            }]
+        );
+        let again = step.run(&cx).await.unwrap();
+        assert!(again.files.is_empty() || again.files[0].path == ".config/acme/cred");
+    }
+
+    #[tokio::test]
+    async fn a_process_past_its_deadline_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "name = \"t\"\nprofiles = []\n[surfaces.cli]\ncommand = \"sh\"\n",
+        )
+        .unwrap();
+        let target = crate::target::Target::load(&path).unwrap();
+        let client = crate::http::HttpClient::new(None).unwrap();
+        let vars = crate::template::Vars::default();
+        let cx = StepCx {
+            vars: &vars,
+            client: &client,
+            timeout: std::time::Duration::from_millis(200),
+            target: &target,
+            workdir: dir.path(),
+        };
+        let step: ExecStep = toml::from_str("program = \"sleep\"\nargs = [\"30\"]\n").unwrap();
+        let r = step.run(&cx).await.unwrap();
+        assert!(r.timed_out && r.exit.is_none(), "{r:?}");
+    }
+
     #[test]
     fn written_files_are_new_or_changed_ones() {
         let mut before = Listing::new();
