@@ -65,85 +65,12 @@ const UNKNOWN_GROUP: &str = "(not in this catalog)";
 impl Matrix {
     /// Builds the matrix of `reports`, each with its column label (see [`super::labels`]), in order.
     pub fn build(reports: &[(String, RunReport)], catalog: &Catalog) -> Matrix {
-        let per_report: Vec<BTreeMap<&str, Outcome>> = reports
-            .iter()
-            .map(|(_, r)| {
-                let mut ids: BTreeMap<&str, Vec<_>> = BTreeMap::new();
-                for c in r.scenarios.iter().flat_map(|s| &s.checks) {
-                    ids.entry(c.requirement.as_str()).or_default().push(c);
-                }
-                ids.into_iter()
-                    .filter_map(|(id, checks)| Some((id, worst(checks)?)))
-                    .collect()
-            })
-            .collect();
-        let cells = |id: &str| -> Vec<Option<Outcome>> {
-            per_report.iter().map(|m| m.get(id).copied()).collect()
-        };
-        let mut groups: Vec<Group> = Vec::new();
-        for r in catalog.iter() {
-            let cells = cells(&r.id);
-            if cells.iter().all(Option::is_none) {
-                continue;
-            }
-            if groups.last().is_none_or(|g| g.profile != r.profile) {
-                groups.push(Group {
-                    profile: r.profile.clone(),
-                    rows: Vec::new(),
-                });
-            }
-            if let Some(g) = groups.last_mut() {
-                g.rows.push(Row {
-                    id: r.id.clone(),
-                    level: r.level,
-                    title: r.title.clone(),
-                    cells,
-                });
-            }
-        }
-        let mut unknown: BTreeMap<&str, Level> = BTreeMap::new();
-        for c in reports
-            .iter()
-            .flat_map(|(_, r)| r.scenarios.iter().flat_map(|s| &s.checks))
-        {
-            if catalog.get(&c.requirement).is_none() {
-                unknown.entry(&c.requirement).or_insert(c.level);
-            }
-        }
-        if !unknown.is_empty() {
-            groups.push(Group {
-                profile: UNKNOWN_GROUP.into(),
-                rows: unknown
-                    .into_iter()
-                    .map(|(id, level)| Row {
-                        id: id.into(),
-                        level,
-                        title: String::new(),
-                        cells: cells(id),
-                    })
-                    .collect(),
-            });
-        }
+        let per_report = worst_per_requirement(reports);
+        let mut groups = catalog_groups(catalog, &per_report);
+        groups.extend(unknown_group(reports, catalog, &per_report));
         let columns = reports
             .iter()
-            .map(|(label, r)| Column {
-                label: label.clone(),
-                target: r.target.clone(),
-                authconform_version: r.authconform_version.clone(),
-                profiles: r.profiles.clone(),
-                counts: r.check_counts(),
-                exit_code: r.exit_code(),
-                problems: r
-                    .scenarios
-                    .iter()
-                    .filter(|s| {
-                        s.checks
-                            .iter()
-                            .any(|c| matches!(c.outcome, Outcome::Fail | Outcome::Warn))
-                    })
-                    .cloned()
-                    .collect(),
-            })
+            .map(|(label, r)| Column::new(label, r))
             .collect();
         Matrix { columns, groups }
     }
@@ -175,6 +102,23 @@ impl Matrix {
     /// and warned cells with their expected/got lines.
     pub fn to_markdown(&self) -> String {
         let mut out = String::from("# authconform compatibility matrix\n\n");
+        self.markdown_table(&mut out);
+        let _ = writeln!(
+            out,
+            "\n· = not checked in that run. Each cell is the worst outcome of the requirement's checks \
+             (fail > warn > pass > skip).\n"
+        );
+        self.markdown_counts(&mut out);
+        let notes = self.markdown_notes();
+        if !notes.is_empty() {
+            let _ = writeln!(out, "\n## Failed and warned cells\n\n{notes}");
+        }
+        out
+    }
+
+    /// The Markdown table proper: a header with a column per report, a bold row per profile, a row per
+    /// requirement.
+    fn markdown_table(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "| requirement | level | title | {} |",
@@ -208,11 +152,10 @@ impl Matrix {
                 );
             }
         }
-        let _ = writeln!(
-            out,
-            "\n· = not checked in that run. Each cell is the worst outcome of the requirement's checks \
-             (fail > warn > pass > skip).\n"
-        );
+    }
+
+    /// A table of the reports: label, target and check counts.
+    fn markdown_counts(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "| report | target | checks | pass | fail | warn | skip | info |"
@@ -230,6 +173,11 @@ impl Matrix {
                 count_cells(c.counts)
             );
         }
+    }
+
+    /// A bullet per failed or warned cell, report by report, with a sub-bullet per failed or warned check
+    /// giving its expected and got lines. Empty when every cell passed, was skipped or was not checked.
+    fn markdown_notes(&self) -> String {
         let mut notes = String::new();
         for (col, c) in self.columns.iter().enumerate() {
             for r in self.rows() {
@@ -253,14 +201,114 @@ impl Matrix {
                 }
             }
         }
-        if !notes.is_empty() {
-            let _ = writeln!(out, "\n## Failed and warned cells\n\n{notes}");
-        }
-        out
+        notes
     }
 }
 
+/// Per report, the worst outcome of each requirement it checks, by requirement ID.
+fn worst_per_requirement(reports: &[(String, RunReport)]) -> Vec<BTreeMap<&str, Outcome>> {
+    reports
+        .iter()
+        .map(|(_, r)| {
+            let mut ids: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+            for c in r.scenarios.iter().flat_map(|s| &s.checks) {
+                ids.entry(c.requirement.as_str()).or_default().push(c);
+            }
+            ids.into_iter()
+                .filter_map(|(id, checks)| Some((id, worst(checks)?)))
+                .collect()
+        })
+        .collect()
+}
+
+/// The cells of requirement `id`, one per report: None where that report did not check it.
+fn cells_of(per_report: &[BTreeMap<&str, Outcome>], id: &str) -> Vec<Option<Outcome>> {
+    per_report.iter().map(|m| m.get(id).copied()).collect()
+}
+
+/// The catalog's requirements checked by at least one report, in catalog order, grouped by profile (a new
+/// group whenever the profile changes).
+fn catalog_groups(catalog: &Catalog, per_report: &[BTreeMap<&str, Outcome>]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for r in catalog.iter() {
+        let cells = cells_of(per_report, &r.id);
+        if cells.iter().all(Option::is_none) {
+            continue;
+        }
+        if groups.last().is_none_or(|g| g.profile != r.profile) {
+            groups.push(Group {
+                profile: r.profile.clone(),
+                rows: Vec::new(),
+            });
+        }
+        if let Some(g) = groups.last_mut() {
+            g.rows.push(Row {
+                id: r.id.clone(),
+                level: r.level,
+                title: r.title.clone(),
+                cells,
+            });
+        }
+    }
+    groups
+}
+
+/// The group of requirements the reports check but the catalog does not know (sorted by ID, each with the
+/// level of its first check), or None when there are none.
+fn unknown_group(
+    reports: &[(String, RunReport)],
+    catalog: &Catalog,
+    per_report: &[BTreeMap<&str, Outcome>],
+) -> Option<Group> {
+    let mut unknown: BTreeMap<&str, Level> = BTreeMap::new();
+    for c in reports
+        .iter()
+        .flat_map(|(_, r)| r.scenarios.iter().flat_map(|s| &s.checks))
+    {
+        if catalog.get(&c.requirement).is_none() {
+            unknown.entry(&c.requirement).or_insert(c.level);
+        }
+    }
+    if unknown.is_empty() {
+        return None;
+    }
+    Some(Group {
+        profile: UNKNOWN_GROUP.into(),
+        rows: unknown
+            .into_iter()
+            .map(|(id, level)| Row {
+                id: id.into(),
+                level,
+                title: String::new(),
+                cells: cells_of(per_report, id),
+            })
+            .collect(),
+    })
+}
+
 impl Column {
+    /// The column of report `r`, labelled `label`, keeping only its scenarios with a failed or warned check.
+    fn new(label: &str, r: &RunReport) -> Column {
+        Column {
+            label: label.to_string(),
+            target: r.target.clone(),
+            authconform_version: r.authconform_version.clone(),
+            profiles: r.profiles.clone(),
+            counts: r.check_counts(),
+            exit_code: r.exit_code(),
+            problems: r
+                .scenarios
+                .iter()
+                .filter(|s| {
+                    s.checks
+                        .iter()
+                        .any(|c| matches!(c.outcome, Outcome::Fail | Outcome::Warn))
+                })
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The failed and warned checks of `requirement` in this report, with their scenarios.
     pub(super) fn problem_checks<'a>(
         &'a self,
