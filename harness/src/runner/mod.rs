@@ -138,23 +138,15 @@ fn failed_setup(shared: &Shared, s: &Scenario, error: SetupError, t0: Instant) -
         SetupError::NotStarted(e) => (e, true),
         SetupError::Failed(e) => (e, false),
     };
-    let checks = s
-        .checks
-        .iter()
-        .map(|c| CheckResult {
-            requirement: c.requirement.clone(),
-            level: s.level_of(c, &shared.catalog),
-            what: c.what.clone(),
-            outcome: Outcome::Fail,
-            mismatch: Some(Mismatch {
-                step: None,
-                expected: "the scenario to run".into(),
-                got: first_line(&error),
-            }),
-            request: None,
-            skip_reason: None,
-        })
-        .collect::<Vec<_>>();
+    let checks = every_check(shared, s, |c| CheckResult {
+        outcome: Outcome::Fail,
+        mismatch: Some(Mismatch {
+            step: None,
+            expected: "the scenario to run".into(),
+            got: first_line(&error),
+        }),
+        ..c
+    });
     ScenarioResult {
         id: s.full_id(),
         profile: s.profile.clone(),
@@ -170,24 +162,38 @@ fn failed_setup(shared: &Shared, s: &Scenario, error: SetupError, t0: Instant) -
     }
 }
 
+/// One result per check of `s`, all shaped by `with` (a scenario that did not run or does not apply).
+fn every_check(
+    shared: &Shared,
+    s: &Scenario,
+    with: impl Fn(CheckResult) -> CheckResult,
+) -> Vec<CheckResult> {
+    s.checks
+        .iter()
+        .map(|c| {
+            with(CheckResult {
+                requirement: c.requirement.clone(),
+                level: s.level_of(c, &shared.catalog),
+                what: c.what.clone(),
+                outcome: Outcome::Pass,
+                mismatch: None,
+                request: None,
+                skip_reason: None,
+            })
+        })
+        .collect()
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()
 }
 
 fn skipped(shared: &Shared, s: &Scenario, reason: String) -> ScenarioResult {
-    let checks: Vec<CheckResult> = s
-        .checks
-        .iter()
-        .map(|c| CheckResult {
-            requirement: c.requirement.clone(),
-            level: s.level_of(c, &shared.catalog),
-            what: c.what.clone(),
-            outcome: Outcome::Skip,
-            mismatch: None,
-            request: None,
-            skip_reason: Some(reason.clone()),
-        })
-        .collect();
+    let checks = every_check(shared, s, |c| CheckResult {
+        outcome: Outcome::Skip,
+        skip_reason: Some(reason.clone()),
+        ..c
+    });
     ScenarioResult {
         id: s.full_id(),
         profile: s.profile.clone(),
