@@ -48,6 +48,31 @@ async fn clean_reference_passes_every_scenario() {
     );
 }
 
+/// No secret the target file names (credentials, principals' keys) appears anywhere in a report, even when a
+/// seeded fault echoes the key into error texts and stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_reports() {
+    let secrets = common::reference_target().secrets();
+    assert!(secrets.len() >= 4, "{secrets:?}");
+    for faults in [
+        &[][..],
+        &["echo-key-in-error", "forward-other-credential"][..],
+    ] {
+        let report = run(faults, None).await;
+        let json = serde_json::to_string(&report).expect("serializes");
+        for (secret, placeholder) in &secrets {
+            assert!(
+                !json.contains(secret.as_str()),
+                "{placeholder} leaked with {faults:?}"
+            );
+        }
+        assert!(
+            json.contains("[KEY:project-p1]"),
+            "the key is shown by name"
+        );
+    }
+}
+
 /// Fault → (scenario, requirement, outcome that requirement's worst check must have).
 const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
     (

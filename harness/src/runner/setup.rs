@@ -228,3 +228,41 @@ fn set_mcp_url(
         Err(e) => Err(SetupError::Failed(format!("surfaces.mcp-http.url: {e}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requirements::Catalog;
+
+    fn load(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_scenario_needing_what_the_target_lacks_is_skipped_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::load(&load(
+            dir.path(),
+            "t.toml",
+            "name = \"t\"\nprofiles = []\n[surfaces.mcp-http]\nurl = \"https://x/mcp\"\n",
+        ))
+        .unwrap();
+        let scenario = Scenario::load(
+            &load(
+                dir.path(),
+                "s.toml",
+                "id = \"s\"\ntitle = \"t\"\nrequirements = [\"LOCAL-002\"]\nneeds = [\"oauth.upstream_tool\"]\n\
+                 [[step]]\nname = \"a\"\nmcp_stdio = { key_value = \"\" }\n\
+                 [[check]]\nrequirement = \"LOCAL-002\"\nwhat = \"w\"\nsteps = [\"a\"]\nexpect = { tool_error = true }\n",
+            ),
+            "local-stdio",
+            &Catalog::builtin(),
+        )
+        .unwrap();
+        let why = skip_reason(&scenario, &target, &target.vars()).expect("skipped");
+        assert!(why.contains("a `mcp-stdio` surface"), "{why}");
+        assert!(why.contains("`oauth.upstream_tool`"), "{why}");
+    }
+}
