@@ -15,8 +15,8 @@ impl Expectation for NoOAuthFlow {
     fn judge_step(&self, view: &View<'_>, _vars: &Vars) -> Result<(), Fail> {
         let Some(signs) = &view.oauth_signs else {
             return Err((
-                "a step that watches for OAuth flows (mcp_stdio)".into(),
-                "this kind of step does not".into(),
+                "a running process whose browser opens and listening sockets can be seen (mcp_stdio)".into(),
+                "none could be seen: not an mcp_stdio step, no /proc, or the process had exited".into(),
             ));
         };
         match (signs.is_empty(), self.0) {

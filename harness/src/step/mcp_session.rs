@@ -14,6 +14,16 @@ pub async fn exercise(
     service: RunningService<RoleClient, ()>,
     call: Option<Call>,
 ) -> Result<McpSession, String> {
+    let session = exercise_open(&service, call).await;
+    let _ = service.cancel().await;
+    session
+}
+
+/// Lists the tools and makes `call` if given, leaving the session open.
+pub async fn exercise_open(
+    service: &RunningService<RoleClient, ()>,
+    call: Option<Call>,
+) -> Result<McpSession, String> {
     let info = service.peer_info();
     let (server, protocol_version) = match info.as_deref() {
         Some(i) => (
@@ -45,7 +55,6 @@ pub async fn exercise(
             })
         }
     };
-    let _ = service.cancel().await;
     Ok(McpSession {
         server,
         protocol_version,

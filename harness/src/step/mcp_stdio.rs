@@ -64,7 +64,8 @@ pub struct StdioRecord {
     pub exit: Option<i32>,
     /// URLs the process asked a browser to open (through `BROWSER`).
     pub browser_opened: Vec<String>,
-    /// Loopback ports the process listened on during the session; `None` where this cannot be seen.
+    /// Ports the process listened on after its tool call; `None` where this cannot be seen (no `/proc`, or the
+    /// process had already exited).
     pub listening: Option<Vec<u16>>,
 }
 
@@ -110,23 +111,20 @@ impl Kind for McpStdioStep {
         let (mut child, browser_log) = plan.spawn(cx)?;
         let pid = child.id();
         let (stdout, stderr, transport, readers) = tee(&mut child)?;
-        let call = plan.call.clone();
-        let session = async {
-            use rmcp::ServiceExt;
-            let service = ().serve(transport).await.map_err(|e| format!("initialize failed: {e}"))?;
-            let listening = pid.and_then(listening_ports);
-            mcp_session::exercise(service, call)
-                .await
-                .map(|s| (s, listening))
-        };
-        let (result, listening) = match tokio::time::timeout(cx.timeout, session).await {
-            Ok(Ok((s, l))) => (Ok(s), l),
+        let session = tokio::time::timeout(cx.timeout, converse(transport, plan.call.clone()));
+        let (result, service) = match session.await {
+            Ok(Ok((s, service))) => (Ok(s), Some(service)),
             Ok(Err(e)) => (Err(e), None),
             Err(_) => (
                 Err(format!("no answer within {} ms", cx.timeout.as_millis())),
                 None,
             ),
         };
+        // Sockets are looked at while the process still runs: closing the session closes its stdin.
+        let listening = pid.and_then(listening_ports);
+        if let Some(service) = service {
+            let _ = service.cancel().await;
+        }
         let exit = finish(&mut child).await;
         // The pipes reach end-of-file once the process is gone: read them to the end before recording.
         let drained = futures::future::join_all(readers);
@@ -142,6 +140,19 @@ impl Kind for McpStdioStep {
             listening,
         })
     }
+}
+
+type Service = rmcp::service::RunningService<rmcp::RoleClient, ()>;
+
+/// Initialize, list tools, make the call; the session is handed back open, so the process still runs.
+async fn converse(
+    transport: (tokio::io::DuplexStream, tokio::process::ChildStdin),
+    call: Option<Call>,
+) -> Result<(McpSession, Service), String> {
+    use rmcp::ServiceExt;
+    let service = ().serve(transport).await.map_err(|e| format!("initialize failed: {e}"))?;
+    let session = mcp_session::exercise_open(&service, call).await?;
+    Ok((session, service))
 }
 
 /// Everything needed to launch one stdio server.
@@ -391,7 +402,7 @@ impl Recorded for StdioRecord {
             json: mcp_session::call_json(&self.result),
             exit: Some(self.exit),
             outputs,
-            oauth_signs: Some(self.oauth_signs()),
+            oauth_signs: self.listening.is_some().then(|| self.oauth_signs()),
             ..View::default()
         }
     }

@@ -77,7 +77,8 @@ pub struct View<'a> {
     pub exit: Option<Option<i32>>,
     /// Named texts the step saw (`stdout`, `stderr`, `body`, `tool`…), for output expectations.
     pub outputs: Vec<(&'static str, &'a str)>,
-    /// Signs of an OAuth flow a local server should not start (browser opens, listening sockets).
+    /// Signs of an OAuth flow a local server should not start (browser opens, listening sockets); `None` when
+    /// they could not be observed.
     pub oauth_signs: Option<Vec<String>>,
     /// Why the step did not run at all.
     pub not_run: Option<&'a str>,
