@@ -11,7 +11,9 @@ impl Redactor {
     /// replacing them would garble unrelated text (they are not secrets worth the name).
     pub fn add(&mut self, secret: impl Into<String>, placeholder: impl Into<String>) {
         let secret = secret.into();
-        if secret.len() < 6 || self.pairs.iter().any(|(s, _)| *s == secret) {
+        if secret.len() < crate::target::principal::MIN_SECRET_LEN
+            || self.pairs.iter().any(|(s, _)| *s == secret)
+        {
             return;
         }
         self.pairs.push((secret, placeholder.into()));

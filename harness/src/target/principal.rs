@@ -38,6 +38,9 @@ impl PrincipalKind {
     }
 }
 
+/// The shortest secret the redactor replaces (shorter ones would garble ordinary text).
+pub const MIN_SECRET_LEN: usize = 6;
+
 /// Where a secret value comes from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,10 +52,21 @@ pub struct Credential {
 }
 
 impl Credential {
-    /// Exactly one source must be given.
+    /// Exactly one source must be given; a literal value must be long enough to be redacted reliably.
     pub fn validate(&self) -> Result<(), Invalid> {
         if self.value.is_some() == self.env.is_some() {
             return Err(Invalid::new("", "give exactly one of `value` or `env`"));
+        }
+        if let Some(v) = &self.value
+            && v.len() < MIN_SECRET_LEN
+        {
+            return Err(Invalid::new(
+                "value",
+                format!(
+                    "a secret of fewer than {MIN_SECRET_LEN} characters cannot be told apart from ordinary text, so \
+                     it could not be kept out of reports: use a longer test value"
+                ),
+            ));
         }
         Ok(())
     }
@@ -412,6 +426,15 @@ mod tests {
             env: Some("E".into()),
         });
         assert_eq!(p.validate(&units).unwrap_err().field, "key");
+        p.key = Some(Credential {
+            value: Some("k1".into()),
+            env: None,
+        });
+        assert_eq!(
+            p.validate(&units).unwrap_err().field,
+            "key.value",
+            "too short to redact"
+        );
         p.kind = PrincipalKind::MintedToken;
         p.key = None;
         assert!(p.validate(&units).is_ok());

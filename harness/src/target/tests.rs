@@ -75,7 +75,7 @@ fn credentials_need_exactly_one_source() {
 #[test]
 fn principals_are_validated_against_units() {
     let text = format!(
-        "{HTTP}[[units]]\nid = \"P1\"\ntenant = \"a\"\n[principals.p]\nkind = \"project-key\"\nkey = {{ value = \"k\" }}\nsees = [\"P2\"]\n"
+        "{HTTP}[[units]]\nid = \"P1\"\ntenant = \"a\"\n[principals.p]\nkind = \"project-key\"\nkey = {{ value = \"k-123456\" }}\nsees = [\"P2\"]\n"
     );
     let e = err(&text);
     assert_eq!(
@@ -118,13 +118,13 @@ fn unknown_keys_point_at_the_key() {
 #[test]
 fn secrets_and_vars_cover_credentials_and_keys() {
     let t = load(&format!(
-        "{HTTP}[credentials.up]\nvalue = \"c1\"\n[principals.p]\nkind = \"partner-key\"\nkey = {{ value = \"k1\" }}\n"
+        "{HTTP}[credentials.up]\nvalue = \"cred-123456\"\n[principals.p]\nkind = \"partner-key\"\nkey = {{ value = \"key-123456\" }}\n"
     ))
     .unwrap();
     let s = t.secrets();
-    assert!(s.contains(&("c1".into(), "[KEY:up]".into())));
-    assert!(s.contains(&("k1".into(), "[KEY:p]".into())));
+    assert!(s.contains(&("cred-123456".into(), "[KEY:up]".into())));
+    assert!(s.contains(&("key-123456".into(), "[KEY:p]".into())));
     let v = t.vars();
-    assert_eq!(v.get("key.p"), Some("k1"));
-    assert_eq!(v.get("cred.up"), Some("c1"));
+    assert_eq!(v.get("key.p"), Some("key-123456"));
+    assert_eq!(v.get("cred.up"), Some("cred-123456"));
 }
