@@ -69,7 +69,7 @@ impl Expectation for JsonExpects {
     }
 
     fn judge_step(&self, view: &View<'_>, vars: &Vars) -> Result<(), Fail> {
-        let Some(doc) = &view.json else {
+        let Some(doc) = &view.json() else {
             return Err(("a JSON document".into(), no_json(view)));
         };
         for j in &self.0 {

@@ -59,7 +59,7 @@ impl Capture {
     fn take(&self, record: &Record) -> Option<String> {
         let view = record.view();
         if let Some(p) = &self.json {
-            let v = view.json?;
+            let v = view.json()?;
             return Some(match v.pointer(p)? {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),

@@ -226,7 +226,7 @@ impl Recorded for ExecRecord {
     fn view(&self) -> View<'_> {
         View {
             exit: Some(self.exit),
-            json: serde_json::from_str(&self.stdout).ok(),
+            json: super::JsonSource::Text(&self.stdout),
             outputs: vec![("stdout", &self.stdout), ("stderr", &self.stderr)],
             ..View::default()
         }

@@ -113,7 +113,7 @@ impl Recorded for HttpRecord {
             ..View::default()
         };
         if let Ok(r) = &self.response {
-            v.json = r.json();
+            v.json = super::JsonSource::Response(r);
             v.outputs.push(("body", &r.body));
         }
         v

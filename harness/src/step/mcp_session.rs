@@ -101,14 +101,14 @@ pub fn render(out: &mut String, result: &Result<McpSession, String>) {
     }
 }
 
-/// The JSON document of a successful tool call's text, if it is one.
-pub fn call_json(result: &Result<McpSession, String>) -> Option<serde_json::Value> {
+/// The text of a successful tool call, as the step's JSON document.
+pub fn call_json(result: &Result<McpSession, String>) -> super::JsonSource<'_> {
     match result {
         Ok(McpSession {
             call: Some(Ok(text)),
             ..
-        }) => serde_json::from_str(text).ok(),
-        _ => None,
+        }) => super::JsonSource::Text(text),
+        _ => super::JsonSource::None,
     }
 }
 

@@ -71,8 +71,8 @@ pub struct View<'a> {
     pub response: Option<Result<&'a Response, &'a str>>,
     /// An MCP session: what it achieved, or the error that ended it.
     pub mcp: Option<Result<&'a McpSession, &'a str>>,
-    /// A JSON document: the HTTP body, or the text of a tool call's result.
-    pub json: Option<serde_json::Value>,
+    /// Where the step's JSON document comes from (parsed only when an expectation asks, see [`View::json`]).
+    pub json: JsonSource<'a>,
     /// A child process's exit code (`None` inside when it was killed or timed out).
     pub exit: Option<Option<i32>>,
     /// Named texts the step saw (`stdout`, `stderr`, `body`, `tool`…), for output expectations.
@@ -82,6 +82,29 @@ pub struct View<'a> {
     pub oauth_signs: Option<Vec<String>>,
     /// Why the step did not run at all.
     pub not_run: Option<&'a str>,
+}
+
+/// The text a step's JSON document is parsed from.
+#[derive(Debug, Default, Clone, Copy)]
+pub enum JsonSource<'a> {
+    /// None.
+    #[default]
+    None,
+    /// An HTTP response: its body as JSON, or the last JSON `data:` event of an SSE stream.
+    Response(&'a Response),
+    /// A text that is JSON (a tool result, a program's stdout).
+    Text(&'a str),
+}
+
+impl View<'_> {
+    /// The step's JSON document, if it has one that parses.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        match self.json {
+            JsonSource::None => None,
+            JsonSource::Response(r) => r.json(),
+            JsonSource::Text(t) => serde_json::from_str(t).ok(),
+        }
+    }
 }
 
 /// A template error as a reason, saying why a missing variable is missing when that is known.
