@@ -44,8 +44,9 @@ pub struct Scenario {
     #[serde(default)]
     pub tokens: BTreeMap<String, TokenDef>,
     /// How the mock upstream API answers, first matching rule first (`[[upstream]]` with `when` and `respond`,
-    /// see [`authconform_mocks::UpstreamRule`]); header values and bodies may use target values such as
-    /// `{cred.NAME}`. Without rules the upstream serves `GET /projects`.
+    /// see [`authconform_mocks::UpstreamRule`]), before the target file's own rules; header values and bodies
+    /// may use target values such as `{cred.NAME}` and `{key.NAME}`. With no rules on either side the upstream
+    /// serves `GET /projects`.
     #[serde(rename = "upstream", default)]
     pub upstream: Vec<authconform_mocks::UpstreamRule>,
     /// Steps, run in order.
