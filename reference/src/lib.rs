@@ -246,22 +246,52 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     install_crypto_providers();
     let faults = Faults::parse(&args.faults)?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .context("loading the TLS certificate and key")?,
-        ),
-        (None, None) => None,
-        _ => anyhow::bail!("--tls-cert and --tls-key must be given together"),
-    };
+    let tls = load_tls(&args).await?;
     let http = build_http_client(args.ca_file.as_ref())?;
-
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("binding {}", args.listen))?;
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = base_url(local, tls.is_some());
+    let (app, stop_sessions) = app(&args, &faults, local, &base, http);
+    if !faults.is_empty() {
+        let names: Vec<&str> = faults.iter().map(Fault::name).collect();
+        eprintln!(
+            "authconform-reference: faults enabled: {}",
+            names.join(", ")
+        );
+    }
+    // Stop rmcp's sessions (and their open SSE streams) on shutdown, then give
+    // connections a short grace period.
+    let shutdown = async move {
+        shutdown.await;
+        stop_sessions();
+    };
+    let _ = ready.send(base);
+    match tls {
+        Some(tls) => serve_https(listener, tls, app, shutdown).await,
+        None => serve_http(listener, app, shutdown).await,
+    }
+}
+
+/// The TLS configuration from `--tls-cert`/`--tls-key`, if given (both or neither).
+async fn load_tls(
+    args: &HttpArgs,
+) -> anyhow::Result<Option<axum_server::tls_rustls::RustlsConfig>> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("loading the TLS certificate and key")?,
+        )),
+        (None, None) => Ok(None),
+        _ => anyhow::bail!("--tls-cert and --tls-key must be given together"),
+    }
+}
+
+/// `http(s)://HOST:PORT` for the bound address, with `127.0.0.1` for unspecified and loopback addresses.
+fn base_url(local: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
     let host = match local.ip() {
         ip if ip.is_unspecified() || ip == IpAddr::V4(Ipv4Addr::LOCALHOST) => {
             "127.0.0.1".to_owned()
@@ -269,30 +299,45 @@ pub async fn serve(
         IpAddr::V4(ip) => ip.to_string(),
         IpAddr::V6(ip) => format!("[{ip}]"),
     };
-    let base = format!("{scheme}://{host}:{}", local.port());
+    format!("{scheme}://{host}:{}", local.port())
+}
+
+/// The shared state of the authorization layer and the metadata endpoints.
+fn app_state(
+    args: &HttpArgs,
+    faults: &Faults,
+    local: SocketAddr,
+    base: &str,
+    http: reqwest::Client,
+) -> Arc<AppState> {
     let resource = format!("{base}/mcp");
-    let prm_url = format!("{base}/.well-known/oauth-protected-resource/mcp");
     let prm_resource = if faults.has(Fault::PrmWrongResource) {
+        let scheme = base.split(':').next().unwrap_or("http");
         format!("{scheme}://localhost:{}/mcp", local.port())
     } else {
         resource.clone()
     };
-
-    let state = Arc::new(AppState {
-        validator: jwt::TokenValidator::new(
-            args.issuer.clone(),
-            resource,
-            faults.clone(),
-            http.clone(),
-        ),
+    Arc::new(AppState {
+        validator: jwt::TokenValidator::new(args.issuer.clone(), resource, faults.clone(), http),
         faults: faults.clone(),
-        prm_url,
+        prm_url: format!("{base}/.well-known/oauth-protected-resource/mcp"),
         prm_resource,
         issuer: args.issuer.clone(),
         sessions: Default::default(),
         scope_errors: args.scope_errors,
-    });
+    })
+}
 
+/// The router: the MCP endpoint behind the authorization layer, and the metadata endpoints; with what stops
+/// the MCP sessions.
+fn app(
+    args: &HttpArgs,
+    faults: &Faults,
+    local: SocketAddr,
+    base: &str,
+    http: reqwest::Client,
+) -> (Router, impl FnOnce() + Send + 'static) {
+    let state = app_state(args, faults, local, base, http.clone());
     let env = Arc::new(mcp::ToolEnv {
         upstream: args.upstream.clone(),
         upstream_key: args.upstream_key.clone(),
@@ -317,75 +362,62 @@ pub async fn serve(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-
+    let metadata = Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(protected_resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(protected_resource_metadata),
+        )
+        .with_state(state.clone());
     let app = Router::new()
         .route_service("/mcp", mcp_service)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authorize,
-        ))
-        .merge(
-            Router::new()
-                .route(
-                    "/.well-known/oauth-protected-resource/mcp",
-                    get(protected_resource_metadata),
-                )
-                .route(
-                    "/.well-known/oauth-protected-resource",
-                    get(protected_resource_metadata),
-                )
-                .with_state(state.clone()),
-        )
+        .layer(middleware::from_fn_with_state(state, auth::authorize))
+        .merge(metadata)
         .layer(middleware::from_fn(log_request));
+    (app, move || mcp_cancel.cancel())
+}
 
-    if !faults.is_empty() {
-        let names: Vec<&str> = faults.iter().map(Fault::name).collect();
-        eprintln!(
-            "authconform-reference: faults enabled: {}",
-            names.join(", ")
-        );
-    }
-
-    // Stop rmcp's sessions (and their open SSE streams) on shutdown, then give
-    // connections a short grace period.
-    let shutdown = async move {
+async fn serve_https(
+    listener: std::net::TcpListener,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, tls)?
+        .handle(handle.clone())
+        .serve(app.into_make_service());
+    tokio::spawn(async move {
         shutdown.await;
-        mcp_cancel.cancel();
+        handle.graceful_shutdown(Some(Duration::from_secs(2)));
+    });
+    server.await.context("serving HTTPS")
+}
+
+async fn serve_http(
+    listener: std::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let (stopped_tx, stopped_rx) = oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopped_tx.send(());
+    });
+    let deadline = async move {
+        if stopped_rx.await.is_ok() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
     };
-
-    let _ = ready.send(base);
-
-    match tls {
-        Some(tls) => {
-            let handle = axum_server::Handle::new();
-            let server = axum_server::from_tcp_rustls(listener, tls)?
-                .handle(handle.clone())
-                .serve(app.into_make_service());
-            tokio::spawn(async move {
-                shutdown.await;
-                handle.graceful_shutdown(Some(Duration::from_secs(2)));
-            });
-            server.await.context("serving HTTPS")?;
-        }
-        None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            let (stopped_tx, stopped_rx) = oneshot::channel::<()>();
-            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stopped_tx.send(());
-            });
-            let deadline = async move {
-                if stopped_rx.await.is_ok() {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                result = server => result.context("serving HTTP")?,
-                () = deadline => {},
-            }
-        }
+    tokio::select! {
+        result = server => result.context("serving HTTP")?,
+        () = deadline => {},
     }
     Ok(())
 }

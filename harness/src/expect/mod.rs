@@ -101,9 +101,6 @@ macro_rules! expectations {
             )+
         }
 
-        /// The keys of the expectation kinds.
-        pub const EXPECTATIONS: &[&str] = &[$(stringify!($key)),+];
-
         impl Expect {
             /// Nothing is expected (a check that cannot fail).
             pub fn is_empty(&self) -> bool {
