@@ -32,6 +32,11 @@ impl Redactor {
         out
     }
 
+    /// Every registered (secret, placeholder) pair, longest secret first.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// Merges another redactor's pairs into this one.
     pub fn extend(&mut self, other: &Redactor) {
         for (s, p) in &other.pairs {

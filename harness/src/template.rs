@@ -47,6 +47,17 @@ impl Vars {
         self.values.get(name).map(String::as_str)
     }
 
+    /// Every variable whose name starts with `prefix`, with the prefix removed.
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.values
+            .range(prefix.to_string()..)
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(move |(k, v)| (&k[prefix.len()..], v.as_str()))
+    }
+
     /// Expands every `{…}` in `template`.
     pub fn expand(&self, template: &str) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(template.len());

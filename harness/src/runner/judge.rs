@@ -8,6 +8,7 @@ use crate::requirements::Catalog;
 use crate::scenario::{Check, Scenario};
 use crate::step::Record;
 use crate::template::Vars;
+use std::collections::BTreeMap;
 
 /// What the judge reads: the steps' records in order, the variables, the run's journals.
 pub struct Evidence<'a> {
@@ -19,11 +20,24 @@ pub struct Evidence<'a> {
     pub run: RunView<'a>,
     /// How the target process ended, if it did during the steps.
     pub exited: Option<String>,
+    /// Steps that ran as several (a `rest` step over an operation set): name → the names they ran under.
+    pub groups: &'a BTreeMap<String, Vec<String>>,
 }
 
 impl Evidence<'_> {
     fn record(&self, step: &str) -> Option<&Record> {
         self.records.iter().find(|(n, _)| n == step).map(|(_, r)| r)
+    }
+
+    /// The step names a check's `steps` stand for, expanded groups included.
+    fn expand(&self, steps: &[String]) -> Vec<String> {
+        steps
+            .iter()
+            .flat_map(|s| match self.groups.get(s) {
+                Some(names) => names.clone(),
+                None => vec![s.clone()],
+            })
+            .collect()
     }
 }
 
@@ -49,7 +63,7 @@ fn judge_one(
 ) -> CheckResult {
     let mut result = CheckResult {
         requirement: c.requirement.clone(),
-        level: s.level_of(c, catalog),
+        level: s.level_in(c, catalog, ev.vars),
         what: c.what.clone(),
         outcome: Outcome::Pass,
         mismatch: None,
@@ -86,7 +100,8 @@ fn judge_one(
 pub fn evaluate(check: &Check, ev: &Evidence<'_>) -> Result<(), Mismatch> {
     let mut first_mismatch = None;
     let mut judged = 0;
-    for step in &check.steps {
+    let steps = ev.expand(&check.steps);
+    for step in &steps {
         if let Some(when) = &check.when_status {
             // Only responses with one of these statuses are judged; steps without a response are not.
             let Some(r) = ev.record(step).and_then(Record::response) else {
@@ -112,14 +127,14 @@ pub fn evaluate(check: &Check, ev: &Evidence<'_>) -> Result<(), Mismatch> {
     if let Some(m) = first_mismatch {
         return Err(m);
     }
-    if judged == 0 && !check.steps.is_empty() {
+    if judged == 0 && !steps.is_empty() {
         let when = check
             .when_status
             .as_deref()
             .map(crate::expect::status::list)
             .unwrap_or_default();
         return Err(Mismatch {
-            step: check.steps.first().cloned(),
+            step: steps.first().cloned(),
             expected: format!("at least one of the steps answered with status {when}"),
             got: "none did".into(),
         });

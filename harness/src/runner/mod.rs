@@ -6,6 +6,7 @@
 //! render (the redacted, normalised transcript).
 
 pub mod judge;
+mod secrets;
 pub mod setup;
 mod tokens;
 
@@ -19,6 +20,7 @@ use crate::target::Target;
 use authconform_mocks::TestCa;
 use authconform_mocks::tls::TlsFiles;
 use setup::{Env, SetupError};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -216,7 +218,7 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         Ok(env) => env,
         Err(e) => return failed_setup(&shared, s, e, t0),
     };
-    let records = exec(&shared, s, &mut env).await;
+    let (records, groups) = exec(&shared, s, &mut env).await;
     redact_sessions(s, &records, &mut env);
     let journal = env.mocks.upstream.journal().await;
     let exited = process_exit(&mut env, &records).await;
@@ -225,8 +227,10 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         vars: &env.vars,
         run: RunView { journal: &journal },
         exited,
+        groups: &groups,
     };
-    let checks = judge::judge_all(s, &evidence, &env.redactor, &shared.catalog);
+    let mut checks = judge::judge_all(s, &evidence, &env.redactor, &shared.catalog);
+    checks.push(secrets::check(&evidence, &env.redactor, &env.revealed));
     let transcript = transcript(&records, &env.redactor);
     let transcript_text = crate::transcript::render(&records, &checks, &env.redactor, &env.norm);
     if let Some(p) = env.process.take() {
@@ -247,24 +251,53 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     }
 }
 
-/// The exec phase: every step in order; each one's captures become variables for the next.
-async fn exec(shared: &Shared, s: &Scenario, env: &mut Env) -> Vec<(String, Record)> {
+/// Steps run in order, and the names of steps that ran as several.
+type Ran = (Vec<(String, Record)>, BTreeMap<String, Vec<String>>);
+
+/// The exec phase: every step in order (a step over a set of operations as one step per item); each one's
+/// captures become variables for the next.
+async fn exec(shared: &Shared, s: &Scenario, env: &mut Env) -> Ran {
     let mut records = Vec::new();
-    for step in &s.steps {
-        let cx = StepCx {
-            vars: &env.vars,
-            client: &shared.client,
-            timeout: shared.cfg.step_timeout,
-            target: &shared.cfg.target,
-            workdir: env.workdir.path(),
-        };
-        let record = step.run(&cx).await;
-        for (name, cap) in &step.capture {
-            cap.apply(name, &step.name, &record, &mut env.vars);
+    let mut groups = BTreeMap::new();
+    for declared in &s.steps {
+        let items = declared.expand(&shared.cfg.target);
+        if items.len() != 1 || items[0].name != declared.name {
+            let names = items.iter().map(|i| i.name.clone()).collect();
+            groups.insert(declared.name.clone(), names);
         }
-        records.push((step.name.clone(), record));
+        for step in items {
+            let record = run_step(shared, env, &step).await;
+            records.push((step.name.clone(), record));
+        }
     }
-    records
+    (records, groups)
+}
+
+/// Runs one step and applies its captures (a secret capture is registered for redaction at once).
+async fn run_step(shared: &Shared, env: &mut Env, step: &crate::step::Step) -> Record {
+    let cx = StepCx {
+        vars: &env.vars,
+        client: &shared.client,
+        timeout: shared.cfg.step_timeout,
+        target: &shared.cfg.target,
+        workdir: env.workdir.path(),
+    };
+    let record = step.run(&cx).await;
+    for tpl in &step.may_show {
+        if let Ok(v) = env.vars.expand(tpl) {
+            env.revealed.push((v, step.name.clone()));
+        }
+    }
+    for (name, cap) in &step.capture {
+        cap.apply(name, &step.name, &record, &mut env.vars);
+        if cap.secret
+            && let Some(v) = env.vars.get(name)
+        {
+            env.redactor.add(v, format!("[KEY:{name}]"));
+            env.revealed.push((v.to_string(), step.name.clone()));
+        }
+    }
+    record
 }
 
 /// MCP session IDs are bearer-like handles: shown by name (captured) or by order of appearance, never by value.

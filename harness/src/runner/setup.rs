@@ -52,6 +52,9 @@ pub struct Env {
     pub launch_ms: Option<u128>,
     /// The scenario's private folder (HOME of child processes).
     pub workdir: tempfile::TempDir,
+    /// Secrets a step may show: (value, step) — a created key in the response that created it, values a
+    /// step's `may_show` names.
+    pub revealed: Vec<(String, String)>,
 }
 
 /// Why `s` does not apply to `target`, if it does not.
@@ -83,14 +86,22 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
     if let Some(why) = skip_reason(s, target, &vars) {
         return Err(SetupError::Skip(why));
     }
+    let selectors = expand_roles(&s.principals, &vars)?;
     let picked = target
         .directory()
-        .resolve(&s.principals)
+        .resolve(&selectors)
         .map_err(SetupError::Skip)?;
     target.directory().set_vars(&picked, &mut vars);
     let mut redactor = Redactor::default();
     for (secret, placeholder) in target.secrets() {
         redactor.add(secret, placeholder);
+    }
+    for (sel, name) in &picked {
+        for variant in crate::target::principal::KEY_VARIANTS {
+            if let Some(v) = vars.get(&format!("principal.{sel}.{variant}")) {
+                redactor.add(v, format!("[KEY:{name}~{variant}]"));
+            }
+        }
     }
     let surfaces = s.needed_surfaces();
     let launch = target.launch.is_some() && LAUNCHED_SURFACES.iter().any(|l| surfaces.contains(l));
@@ -111,6 +122,7 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
         process: None,
         launch_ms: None,
         workdir,
+        revealed: Vec::new(),
     };
     if launch {
         start_target(shared, &mut env).await?;
@@ -120,6 +132,27 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
         return Err(SetupError::Failed(format!("minting tokens: {e:#}")));
     }
     Ok(env)
+}
+
+/// Selectors with their `role` templates (`{rest.roles.limited}`) filled from the target; a role the target
+/// does not name skips the scenario.
+fn expand_roles(
+    selectors: &std::collections::BTreeMap<String, crate::target::Selector>,
+    vars: &Vars,
+) -> Result<std::collections::BTreeMap<String, crate::target::Selector>, SetupError> {
+    let mut out = selectors.clone();
+    for (name, sel) in out.iter_mut() {
+        if let Some(role) = &sel.role {
+            let r = vars.expand(role).map_err(|e| {
+                SetupError::Skip(format!(
+                    "principal `{name}`: {}",
+                    crate::step::why_missing(vars, &e)
+                ))
+            })?;
+            sel.role = Some(r);
+        }
+    }
+    Ok(out)
 }
 
 /// The scenario's upstream rules, then the target's, with target values filled in.

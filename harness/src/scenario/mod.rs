@@ -146,6 +146,8 @@ pub struct Check {
     /// Conditions for the check to apply; when one does not hold the check is skipped, with the reason.
     #[serde(default)]
     pub applies_if: Vec<Condition>,
+    /// A condition that raises the check to MUST (the catalog's "hard fail if the target declares …").
+    pub must_if: Option<Condition>,
     /// The expectation.
     pub expect: Expect,
 }
@@ -233,11 +235,19 @@ impl Scenario {
         }
     }
 
-    /// The level of check `c`.
+    /// The level of check `c` (before `must_if`, which needs the run's variables: see [`Scenario::level_in`]).
     pub fn level_of(&self, c: &Check, catalog: &Catalog) -> Level {
         c.level
             .or_else(|| catalog.get(&c.requirement).map(|r| r.level))
             .unwrap_or(Level::Must)
+    }
+
+    /// The level of check `c` in a run with `vars`: MUST when its `must_if` holds.
+    pub fn level_in(&self, c: &Check, catalog: &Catalog, vars: &Vars) -> Level {
+        match &c.must_if {
+            Some(cond) if cond.holds(vars).is_ok() => Level::Must,
+            _ => self.level_of(c, catalog),
+        }
     }
 }
 

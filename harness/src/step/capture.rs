@@ -15,6 +15,10 @@ pub struct Capture {
     pub json: Option<String>,
     /// A parameter of the response's Bearer challenge.
     pub challenge: Option<String>,
+    /// The value is a credential (a key the target created): redacted as `[KEY:NAME]` from then on, and
+    /// allowed only in the response of the step that captured it.
+    #[serde(default)]
+    pub secret: bool,
 }
 
 impl Capture {
@@ -103,12 +107,14 @@ mod tests {
             header: None,
             json: None,
             challenge: None,
+            secret: false,
         };
         assert!(none.validate().is_err());
         let two = Capture {
             header: Some("a".into()),
             json: Some("/b".into()),
             challenge: None,
+            secret: false,
         };
         assert!(two.validate().is_err());
     }

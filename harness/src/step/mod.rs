@@ -11,6 +11,7 @@ pub mod http;
 pub mod mcp_http;
 pub mod mcp_session;
 pub mod mcp_stdio;
+pub mod rest;
 pub mod validate;
 
 use crate::error::Invalid;
@@ -137,6 +138,11 @@ macro_rules! step_kinds {
             /// Values to take from the result, as template variables for later steps and checks.
             #[serde(default)]
             pub capture: BTreeMap<String, Capture>,
+            /// Credentials this step's response may show because the protocol returns them there (templates,
+            /// e.g. a publishable key in a key listing); every other known credential in it fails the global
+            /// secret check.
+            #[serde(default)]
+            pub may_show: Vec<String>,
         }
 
         /// The record of one step.
@@ -249,4 +255,27 @@ step_kinds! {
     mcp_client => Mcp(mcp_http::McpClientStep),
     mcp_stdio => McpStdio(mcp_stdio::McpStdioStep),
     exec => Exec(exec::ExecStep),
+    rest => Rest(rest::RestStep),
+}
+
+impl Step {
+    /// The steps this one stands for on `target`: itself, or one per item of a `rest` step's operation set
+    /// or query names, named `NAME/ITEM`.
+    pub fn expand(&self, target: &Target) -> Vec<Step> {
+        let Some(rest) = &self.rest else {
+            return vec![self.clone()];
+        };
+        rest.items(target)
+            .into_iter()
+            .map(|(suffix, r)| Step {
+                name: if suffix.is_empty() {
+                    self.name.clone()
+                } else {
+                    format!("{}/{suffix}", self.name)
+                },
+                rest: Some(r),
+                ..self.clone()
+            })
+            .collect()
+    }
 }

@@ -31,6 +31,19 @@ pub const TARGET_VARS: &[&str] = &[
     "scope.unit_arg",
     "scope.id_field",
     "upstream_key_header",
+    "rest.base_url",
+    "rest.key_header",
+    "rest.bearer_accepts_key",
+    "rest.probe",
+    "rest.roles.admin",
+    "rest.roles.limited",
+    "rest.revocation_bound_ms",
+    "rest.header_only",
+    "rest.secret_prefix",
+    "rest.publishable_prefix",
+    "rest.sets.admin_only",
+    "rest.sets.limited_allowed",
+    "rest.sets.org_scoped",
 ];
 
 /// The `principal.NAME.*` variables each principal selector defines.
@@ -45,10 +58,18 @@ pub const PRINCIPAL_VARS: &[&str] = &[
     "sees_count",
     "unseen_same_tenant",
     "unseen_other_tenant",
+    "key_unprefixed",
+    "key_as_secret",
+    "key_as_publishable",
+    "key_double_prefix",
+    "key_drop_last",
+    "key_add_char",
+    "key_flip_case",
+    "key_basic",
 ];
 
 /// Prefixes of target-provided families of variables (`cred.NAME`, `key.NAME`).
-const OPEN_PREFIXES: &[&str] = &["cred.", "key."];
+const OPEN_PREFIXES: &[&str] = &["cred.", "key.", "tenant."];
 
 /// The scenario as validation rules see it.
 #[derive(Debug, Clone, Default)]

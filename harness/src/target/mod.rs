@@ -45,9 +45,13 @@ pub struct Target {
     /// The identities provisioned for testing (`{key.NAME}`, redacted as `[KEY:NAME]`).
     #[serde(default)]
     pub principals: BTreeMap<String, Principal>,
-    /// The units (projects) principals may see.
+    /// The units (projects, agents) principals may see.
     #[serde(default)]
     pub units: Vec<Unit>,
+    /// Fixture objects of each tenant, by role (`[tenants.org-b] server = "srv-b1"`): `{tenant.NAME.FIELD}`,
+    /// and the values a `rest` step fills into an operation's path for the tenant it names as `org`.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, BTreeMap<String, String>>,
     /// Names of the tools that list and read units (`key-scope`).
     pub scope: Option<ScopeTools>,
     /// The header in which the implementation presents its key to its upstream API (`{upstream_key_header}`,
@@ -284,6 +288,14 @@ impl Target {
             v.set("scope.unit_tool", &s.unit_tool);
             v.set("scope.unit_arg", &s.unit_arg);
             v.set("scope.id_field", &s.id_field);
+        }
+        if let Some(r) = &self.surfaces.rest {
+            r.set_vars(&mut v);
+        }
+        for (tenant, fields) in &self.tenants {
+            for (k, val) in fields {
+                v.set(format!("tenant.{tenant}.{k}"), val);
+            }
         }
         for (name, c) in &self.credentials {
             if let Some(value) = c.resolve() {

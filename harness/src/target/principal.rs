@@ -22,6 +22,8 @@ pub enum PrincipalKind {
     PartnerKey,
     /// A human's session credential.
     Session,
+    /// A human member's login token (a Bearer credential with the member's role).
+    UserToken,
 }
 
 impl PrincipalKind {
@@ -34,6 +36,7 @@ impl PrincipalKind {
             Self::ProjectKey => "project-key",
             Self::PartnerKey => "partner-key",
             Self::Session => "session",
+            Self::UserToken => "user-token",
         }
     }
 }
@@ -191,6 +194,69 @@ impl Selector {
     }
 }
 
+/// Names of the values derived from a key, for the checks that a near miss never authenticates (APIKEY-002, HYG-008):
+/// `key_drop_last`, `key_add_char`, `key_flip_case`, `key_basic` (`base64(key:)`), and, when the target
+/// names its prefixes (`rest.secret_prefix`, `rest.publishable_prefix`) and the key has one,
+/// `key_unprefixed`, `key_as_secret`, `key_as_publishable`, `key_double_prefix`. Each derived value is as
+/// secret as the key: the runner registers it for redaction.
+pub const KEY_VARIANTS: &[&str] = &[
+    "key_drop_last",
+    "key_add_char",
+    "key_flip_case",
+    "key_basic",
+    "key_unprefixed",
+    "key_double_prefix",
+    "key_as_secret",
+    "key_as_publishable",
+];
+
+/// The values of [`KEY_VARIANTS`] for `key` (those that apply).
+pub fn key_variants(key: &str, vars: &Vars) -> Vec<(&'static str, String)> {
+    use base64::Engine as _;
+    let mut out = vec![
+        (
+            "key_drop_last",
+            key[..key.len() - key.chars().last().map_or(0, char::len_utf8)].to_string(),
+        ),
+        ("key_add_char", format!("{key}x")),
+        ("key_flip_case", key.chars().map(flip_case).collect()),
+        (
+            "key_basic",
+            base64::engine::general_purpose::STANDARD.encode(format!("{key}:")),
+        ),
+    ];
+    let prefixes = [
+        vars.get("rest.secret_prefix"),
+        vars.get("rest.publishable_prefix"),
+    ];
+    let own = prefixes
+        .iter()
+        .flatten()
+        .find(|p| !p.is_empty() && key.starts_with(**p));
+    if let Some(own) = own {
+        let body = &key[own.len()..];
+        out.push(("key_unprefixed", body.to_string()));
+        out.push(("key_double_prefix", format!("{own}{key}")));
+        for (name, p) in [
+            ("key_as_secret", prefixes[0]),
+            ("key_as_publishable", prefixes[1]),
+        ] {
+            if let Some(p) = p {
+                out.push((name, format!("{p}{body}")));
+            }
+        }
+    }
+    out
+}
+
+fn flip_case(c: char) -> char {
+    if c.is_ascii_lowercase() {
+        c.to_ascii_uppercase()
+    } else {
+        c.to_ascii_lowercase()
+    }
+}
+
 /// The principals a target declares, with the units they may see.
 #[derive(Debug, Clone, Copy)]
 pub struct Directory<'a> {
@@ -275,6 +341,9 @@ impl<'a> Directory<'a> {
             vars.set(at("name"), name);
             vars.set(at("kind"), p.kind.as_str());
             if let Some(key) = p.key.as_ref().and_then(Credential::resolve) {
+                for (variant, value) in key_variants(&key, vars) {
+                    vars.set(at(variant), value);
+                }
                 vars.set(at("key"), key);
             }
             let optional = [("tenant", &p.tenant), ("role", &p.role)];

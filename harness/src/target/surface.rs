@@ -149,10 +149,49 @@ pub struct Rest {
     /// Named operations.
     #[serde(default)]
     pub operations: BTreeMap<String, Operation>,
+    /// The cheap authenticated operation keys are probed with (catalog `{key_probe}`), e.g. `list_keys`.
+    pub probe: Option<String>,
+    /// Named sets of operations scenarios iterate over: `admin_only` (refused to the limited role),
+    /// `limited_allowed` (allowed to it), `org_scoped` (every collection and object under an organisation).
+    #[serde(default)]
+    pub sets: BTreeMap<String, Vec<String>>,
+    /// Role names: `admin` (may do everything) and `limited` (e.g. `developer`).
+    #[serde(default)]
+    pub roles: BTreeMap<String, String>,
+    /// How long a revoked key may keep working, in milliseconds (default 0: at once).
+    #[serde(default)]
+    pub revocation_bound_ms: u64,
+    /// The target documents header transport only: a key in the query string that works is a failure, not a
+    /// warning (HYG-005).
+    #[serde(default)]
+    pub header_only: bool,
+    /// Query parameter names probed for keys in the URL.
+    #[serde(default = "default_query_names")]
+    pub query_names: Vec<String>,
+    /// Prefix of secret keys (e.g. `mcpstack_sk_`), when keys have one.
+    pub secret_prefix: Option<String>,
+    /// Prefix of publishable keys (e.g. `mcpstack_pk_`), when the target has them.
+    pub publishable_prefix: Option<String>,
 }
+
+/// The role names scenarios refer to in `[surfaces.rest.roles]`.
+pub const ROLE_NAMES: &[&str] = &["admin", "limited"];
 
 fn default_key_header() -> String {
     "X-API-Key".into()
+}
+
+fn default_query_names() -> Vec<String> {
+    [
+        "api_key",
+        "apikey",
+        "key",
+        "x-api-key",
+        "access_token",
+        "token",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 impl Rest {
@@ -161,7 +200,72 @@ impl Rest {
             op.parse()
                 .map_err(|m| Invalid::new(format!("operations.{name}"), m))?;
         }
+        let known = |field: String, op: &str| {
+            if self.operations.contains_key(op) {
+                Ok(())
+            } else {
+                Err(Invalid::new(
+                    field,
+                    format!("`{op}` is not one of `operations`"),
+                ))
+            }
+        };
+        if let Some(p) = &self.probe {
+            known("probe".into(), p)?;
+        }
+        for (set, ops) in &self.sets {
+            for (i, op) in ops.iter().enumerate() {
+                known(format!("sets.{set}[{i}]"), op)?;
+            }
+        }
+        if let Some(r) = self
+            .roles
+            .keys()
+            .find(|r| !ROLE_NAMES.contains(&r.as_str()))
+        {
+            return Err(Invalid::new(
+                format!("roles.{r}"),
+                format!("roles are named {}", ROLE_NAMES.join(" and ")),
+            ));
+        }
+        if self.query_names.iter().any(|n| n.is_empty()) {
+            return Err(Invalid::new(
+                "query_names",
+                "a query parameter name is empty",
+            ));
+        }
         Ok(())
+    }
+
+    /// The template variables the surface provides (`rest.*`).
+    pub fn set_vars(&self, v: &mut crate::template::Vars) {
+        v.set("rest.base_url", &self.base_url);
+        v.set("rest.key_header", &self.key_header);
+        if let Some(b) = self.bearer_accepts_key {
+            v.set("rest.bearer_accepts_key", b.to_string());
+        }
+        if let Some(p) = &self.probe {
+            v.set("rest.probe", p);
+        }
+        for (set, ops) in &self.sets {
+            v.set(format!("rest.sets.{set}"), ops.join(","));
+        }
+        for (role, name) in &self.roles {
+            v.set(format!("rest.roles.{role}"), name);
+        }
+        v.set(
+            "rest.revocation_bound_ms",
+            self.revocation_bound_ms.to_string(),
+        );
+        v.set("rest.header_only", self.header_only.to_string());
+        for (k, p) in [
+            ("secret_prefix", &self.secret_prefix),
+            ("publishable_prefix", &self.publishable_prefix),
+        ] {
+            if let Some(p) = p {
+                v.set(format!("rest.{k}"), p);
+            }
+        }
     }
 }
 
@@ -309,6 +413,14 @@ mod tests {
             key_header: default_key_header(),
             bearer_accepts_key: None,
             operations: [("broken".to_string(), Operation::Route("FETCH".into()))].into(),
+            probe: None,
+            sets: BTreeMap::new(),
+            roles: BTreeMap::new(),
+            revocation_bound_ms: 0,
+            header_only: false,
+            query_names: default_query_names(),
+            secret_prefix: None,
+            publishable_prefix: None,
         };
         assert_eq!(rest.validate().unwrap_err().field, "operations.broken");
     }
