@@ -15,6 +15,7 @@ pub mod exchange;
 pub mod expect;
 pub mod http;
 pub mod launch;
+pub mod mutation;
 pub mod origin;
 pub mod progress;
 pub mod redact;

@@ -10,6 +10,7 @@ pub mod json;
 pub mod mcp;
 pub mod oauth_flow;
 pub mod output;
+pub mod property;
 pub mod status;
 pub mod upstream;
 
@@ -157,4 +158,5 @@ expectations! {
     exit: exit::ExitExpect,
     no_oauth_flow: oauth_flow::NoOAuthFlow,
     upstream: upstream::UpstreamExpect,
+    property_holds: property::PropertyHolds,
 }

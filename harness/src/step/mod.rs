@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod exec;
 pub mod http;
+pub mod key_property;
 pub mod mcp_http;
 pub mod mcp_session;
 pub mod mcp_stdio;
@@ -83,6 +84,8 @@ pub struct View<'a> {
     pub oauth_signs: Option<Vec<String>>,
     /// Why the step did not run at all.
     pub not_run: Option<&'a str>,
+    /// A property's verdict: the cases it held for, or why it does not hold.
+    pub property: Option<Result<u32, String>>,
 }
 
 /// The text a step's JSON document is parsed from.
@@ -256,6 +259,7 @@ step_kinds! {
     mcp_stdio => McpStdio(mcp_stdio::McpStdioStep),
     exec => Exec(exec::ExecStep),
     rest => Rest(rest::RestStep),
+    key_property => KeyProperty(key_property::KeyPropertyStep),
 }
 
 impl Step {

@@ -1,0 +1,351 @@
+//! `key_property` steps: a property over near misses of a live key (`crate::mutation`), driven by proptest
+//! from async code. Cases come from a seeded [`TestRunner`]; each is sent as a real request; a mutant that
+//! authenticates (2xx) is shrunk through the value tree (`simplify`/`complicate`) to the smallest one that
+//! still does, and reported by its description, never its value, with the seed that replays it
+//! (`AUTHCONFORM_SEED`).
+
+use super::rest::{RestStep, Via};
+use super::{Kind, Recorded, StepCx, ValidateCx, View};
+use crate::error::Invalid;
+use crate::exchange::SentRequest;
+use crate::mutation::{Mutation, Prefixes, strategy};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The seed used unless `AUTHCONFORM_SEED` names another (64 hex digits): runs are reproducible by default.
+pub const DEFAULT_SEED: &str = "a11ce0c0ffee5eedfacade0123456789abcdef0123456789abcdef0123456789";
+
+/// Most shrinking steps per counter-example.
+const MAX_SHRINKS: u32 = 200;
+
+/// The property: no mutant of `key` authenticates on `op`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPropertyStep {
+    /// The operation (template, e.g. `{rest.probe}`).
+    pub op: String,
+    /// The principal selector whose key is mutated.
+    pub key: String,
+    /// How the key travels.
+    #[serde(default)]
+    pub via: Via,
+    /// Placeholders of the operation.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Number of cases (default 64).
+    #[serde(default = "default_cases")]
+    pub cases: u32,
+}
+
+fn default_cases() -> u32 {
+    64
+}
+
+/// What the property run saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct PropertyRecord {
+    /// The operation.
+    pub op: String,
+    /// The seed (hex).
+    pub seed: String,
+    /// Status of the unmutated key (the positive control), or why there was none.
+    pub control: Result<u16, String>,
+    /// Cases sent, and cases whose mutation left the key unchanged (not sent).
+    pub sent: u32,
+    /// Cases not sent (the mutation did not apply).
+    pub unchanged: u32,
+    /// How many mutants got each status (`"401"`, or `"no response"`).
+    pub statuses: BTreeMap<String, u32>,
+    /// The smallest mutant that authenticated, described without the key, with its status.
+    pub counterexample: Option<(String, u16)>,
+    /// Shrinking steps taken.
+    pub shrinks: u32,
+}
+
+impl KeyPropertyStep {
+    fn rest(&self) -> RestStep {
+        RestStep {
+            op: Some(self.op.clone()),
+            ops: None,
+            key: Some(self.key.clone()),
+            value: None,
+            via: self.via,
+            header: None,
+            query: None,
+            vars: self.vars.clone(),
+            headers: vec![],
+            body: None,
+            raw: true,
+            until: None,
+        }
+    }
+}
+
+/// The seed: `AUTHCONFORM_SEED` when it is 64 hex digits, else [`DEFAULT_SEED`].
+pub fn seed() -> (String, [u8; 32]) {
+    let env = std::env::var("AUTHCONFORM_SEED").ok();
+    let hex = env
+        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| DEFAULT_SEED.to_string());
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
+    }
+    (hex, bytes)
+}
+
+/// Sends `request` with `key` replaced by `value` wherever it appears; the status, if any.
+async fn send_with(cx: &StepCx<'_>, request: &SentRequest, key: &str, value: &str) -> Option<u16> {
+    let mut r = request.clone();
+    for (_, v) in r.headers.iter_mut() {
+        *v = v.replace(key, value);
+    }
+    cx.client.send(&r, cx.timeout).await.ok().map(|r| r.status)
+}
+
+fn authenticates(status: Option<u16>) -> bool {
+    status.is_some_and(|s| (200..300).contains(&s))
+}
+
+impl Kind for KeyPropertyStep {
+    type Record = PropertyRecord;
+
+    fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
+        cx.principal("key", &self.key)?;
+        cx.template("op", &self.op)?;
+        for v in self.vars.values() {
+            cx.template("vars", v)?;
+        }
+        if self.via == Via::Query {
+            return Err(Invalid::new(
+                "via",
+                "the property sends the key in a header (`header` or `bearer`)",
+            ));
+        }
+        if self.cases == 0 {
+            return Err(Invalid::new("cases", "at least one case"));
+        }
+        Ok(())
+    }
+
+    fn surface(&self) -> Option<&'static str> {
+        Some("rest")
+    }
+
+    async fn run(&self, cx: &StepCx<'_>) -> Result<PropertyRecord, String> {
+        let (op, request) = self.rest().build(cx.vars, cx.target)?;
+        let key = super::expand(cx.vars, &format!("{{principal.{}.key}}", self.key))?;
+        let placeholder = format!(
+            "[KEY:{}]",
+            cx.vars
+                .get(&format!("principal.{}.name", self.key))
+                .unwrap_or("key")
+        );
+        let prefixes = Prefixes {
+            secret: cx.vars.get("rest.secret_prefix").map(String::from),
+            publishable: cx.vars.get("rest.publishable_prefix").map(String::from),
+        };
+        let (seed, bytes) = seed();
+        let control = match cx.client.send(&request, cx.timeout).await {
+            Ok(r) => Ok(r.status),
+            Err(e) => Err(e),
+        };
+        let mut rec = PropertyRecord {
+            op,
+            seed,
+            control,
+            sent: 0,
+            unchanged: 0,
+            statuses: BTreeMap::new(),
+            counterexample: None,
+            shrinks: 0,
+        };
+        let config = Config {
+            cases: self.cases,
+            ..Config::default()
+        };
+        let mut runner =
+            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+        let probe = Probe {
+            cx,
+            request: &request,
+            key: &key,
+            prefixes: &prefixes,
+        };
+        for _ in 0..self.cases {
+            let mut tree = strategy()
+                .new_tree(&mut runner)
+                .map_err(|e| e.to_string())?;
+            let m = tree.current();
+            let Some(status) = probe.try_one(&m).await else {
+                rec.unchanged += 1;
+                continue;
+            };
+            rec.sent += 1;
+            let label = status.map_or("no response".to_string(), |s| s.to_string());
+            *rec.statuses.entry(label).or_default() += 1;
+            if authenticates(status) {
+                let (best, best_status, shrinks) = probe.shrink(&mut tree, m, status).await;
+                rec.counterexample =
+                    Some((best.describe(&key, &placeholder), best_status.unwrap_or(0)));
+                rec.shrinks = shrinks;
+                break;
+            }
+        }
+        Ok(rec)
+    }
+}
+
+/// One request shape and key, for sending mutants.
+struct Probe<'a, 'c> {
+    cx: &'a StepCx<'c>,
+    request: &'a SentRequest,
+    key: &'a str,
+    prefixes: &'a Prefixes,
+}
+
+impl Probe<'_, '_> {
+    /// The status a mutant got (`Some(None)`: no response); `None` when the mutation left the key unchanged.
+    async fn try_one(&self, m: &Mutation) -> Option<Option<u16>> {
+        let value = m.apply(self.key, self.prefixes)?;
+        Some(send_with(self.cx, self.request, self.key, &value).await)
+    }
+
+    /// Shrinks a failing case: the simplest mutant that still authenticates, its status, and the steps taken.
+    async fn shrink(
+        &self,
+        tree: &mut impl ValueTree<Value = Mutation>,
+        mut best: Mutation,
+        mut status: Option<u16>,
+    ) -> (Mutation, Option<u16>, u32) {
+        let mut steps = 0;
+        let mut more = tree.simplify();
+        while more && steps < MAX_SHRINKS {
+            steps += 1;
+            let m = tree.current();
+            match self.try_one(&m).await {
+                Some(s) if authenticates(s) => {
+                    best = m;
+                    status = s;
+                    more = tree.simplify();
+                }
+                _ => more = tree.complicate(),
+            }
+        }
+        (best, status, steps)
+    }
+}
+
+impl Recorded for PropertyRecord {
+    fn view(&self) -> View<'_> {
+        let verdict = match (&self.control, &self.counterexample) {
+            (Err(e), _) => Err(format!("the unmutated key got no response: {e}")),
+            (Ok(s), _) if !(200..300).contains(s) => Err(format!(
+                "the unmutated key was refused ({s}), so the property proves nothing"
+            )),
+            (_, Some((what, status))) => Err(format!(
+                "{what} authenticated ({status}); smallest after {} shrinking steps; replay with AUTHCONFORM_SEED={}",
+                self.shrinks, self.seed
+            )),
+            (_, None) if self.sent == 0 => Err("no mutant was sent".into()),
+            (_, None) => Ok(self.sent),
+        };
+        View {
+            property: Some(verdict),
+            ..View::default()
+        }
+    }
+
+    fn request_line(&self) -> String {
+        format!("{}: mutants of the key (seed {})", self.op, self.seed)
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "(operation {}, key mutants, seed {})",
+            self.op, self.seed
+        );
+        match &self.control {
+            Ok(s) => {
+                let _ = writeln!(out, "control: the unmutated key -> {s}");
+            }
+            Err(e) => {
+                let _ = writeln!(out, "control: no response: {e}");
+            }
+        }
+        let statuses: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(s, n)| format!("{s} x{n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "mutants sent: {} ({}); unchanged: {}",
+            self.sent,
+            statuses.join(", "),
+            self.unchanged
+        );
+        if let Some((what, status)) = &self.counterexample {
+            let _ = writeln!(
+                out,
+                "counter-example: {what} -> {status} (after {} shrinking steps)",
+                self.shrinks
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_seed_is_used_unless_a_valid_one_is_given() {
+        let (hex, bytes) = seed();
+        if std::env::var("AUTHCONFORM_SEED").is_err() {
+            assert_eq!(hex, DEFAULT_SEED);
+            assert_eq!(bytes[0], 0xa1);
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let base = PropertyRecord {
+            op: "probe".into(),
+            seed: DEFAULT_SEED.into(),
+            control: Ok(200),
+            sent: 3,
+            unchanged: 0,
+            statuses: BTreeMap::new(),
+            counterexample: None,
+            shrinks: 0,
+        };
+        assert_eq!(base.view().property, Some(Ok(3)));
+        let refused = PropertyRecord {
+            control: Ok(401),
+            ..base.clone()
+        };
+        assert!(
+            refused
+                .view()
+                .property
+                .unwrap()
+                .unwrap_err()
+                .contains("proves nothing")
+        );
+        let found = PropertyRecord {
+            counterexample: Some(("[KEY:dev] followed by \"=\"".into(), 200)),
+            shrinks: 4,
+            ..base
+        };
+        let why = found.view().property.unwrap().unwrap_err();
+        assert!(
+            why.contains("[KEY:dev] followed by") && why.contains("AUTHCONFORM_SEED="),
+            "{why}"
+        );
+    }
+}
