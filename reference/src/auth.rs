@@ -8,11 +8,12 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use serde_json::{Value, json};
 
 use crate::faults::Fault;
 use crate::jwt::TokenError;
+use crate::rest::McpKey;
 use crate::{AppState, ScopeErrors};
 
 /// Scope every request to the MCP endpoint needs.
@@ -271,8 +272,8 @@ fn parse_authorization(state: &AppState, value: &HeaderValue) -> Credential {
     Credential::Bearer(credentials.to_owned())
 }
 
-fn query_access_token(request: &Request) -> Option<String> {
-    let query = request.uri().query()?;
+fn query_access_token(uri: &Uri) -> Option<String> {
+    let query = uri.query()?;
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned())
@@ -310,39 +311,59 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The authorization middleware of the MCP endpoint.
-pub(crate) async fn authorize(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The caller of an MCP request and its scopes, or the response refusing it.
+type Authenticated = Result<(AuthContext, HashSet<String>), Response>;
+
+/// Authenticates an MCP request by an `X-API-Key` secret key (served with
+/// every scope), or `None` when it has no such field.
+fn api_key_credential(state: &AppState, headers: &HeaderMap) -> Option<Authenticated> {
+    match state.rest.judge_mcp_key(headers) {
+        McpKey::Absent => None,
+        McpKey::Conflict => Some(Err(state.invalid_request(
+            "more than one credential (X-API-Key fields, or X-API-Key beside Authorization)",
+        ))),
+        McpKey::Invalid => Some(Err(state.unauthorized())),
+        McpKey::Valid(subject) => {
+            let scopes = [SCOPE_READ, SCOPE_TOOLS].map(str::to_owned).into();
+            Some(Ok((AuthContext::new(subject, None), scopes)))
+        }
+    }
+}
+
+/// Authenticates an MCP request by its OAuth bearer token (or, under the
+/// `session-authenticates` fault, by its session).
+async fn oauth_credential(
+    state: &AppState,
+    request: &http::request::Parts,
+    session_owner: Option<&SessionOwner>,
+) -> Authenticated {
     let faults = &state.faults;
     let lenient_multi = faults.has(Fault::FirstAuthorizationWins);
     let authorizations: Vec<HeaderValue> = request
-        .headers()
+        .headers
         .get_all(header::AUTHORIZATION)
         .iter()
         .cloned()
         .collect();
     if authorizations.len() > 1 && !lenient_multi {
-        return state.invalid_request("more than one Authorization header field");
+        return Err(state.invalid_request("more than one Authorization header field"));
     }
-    let query_token = query_access_token(&request);
+    let query_token = query_access_token(&request.uri);
     if !authorizations.is_empty() && !lenient_multi {
         if query_token.is_some() {
-            return state.invalid_request(
+            return Err(state.invalid_request(
                 "credentials in both the Authorization header and the access_token query parameter",
-            );
+            ));
         }
-        if is_form_post(request.method(), request.headers()) {
-            return state.invalid_request(
+        if is_form_post(&request.method, &request.headers) {
+            return Err(state.invalid_request(
                 "credentials in both the Authorization header and a form-encoded body",
-            );
+            ));
         }
     }
 
     let credential = match authorizations.first() {
-        Some(value) => parse_authorization(&state, value),
+        Some(value) => parse_authorization(state, value),
         None => match query_token {
             Some(token) if faults.has(Fault::AcceptQueryToken) => {
                 if is_b64token(&token) {
@@ -354,7 +375,43 @@ pub(crate) async fn authorize(
             _ => Credential::None,
         },
     };
+    // The `session-authenticates` fault: a known session stands in for credentials.
+    let session_fallback = || {
+        faults
+            .has(Fault::SessionAuthenticates)
+            .then(|| session_owner.cloned())
+            .flatten()
+            .map(|owner| (AuthContext::new(owner.subject, None), owner.scopes))
+    };
 
+    match credential {
+        Credential::Malformed(description) => Err(state.invalid_request(description)),
+        Credential::None => session_fallback().ok_or_else(|| state.unauthorized()),
+        Credential::Bearer(token) => match state.validator.validate(&token).await {
+            Ok(verified) => Ok((
+                AuthContext::new(verified.subject, Some(token)),
+                verified.scopes,
+            )),
+            Err(TokenError::Invalid(description)) => {
+                session_fallback().ok_or_else(|| state.invalid_token(&description))
+            }
+            Err(TokenError::Unavailable(reason)) => {
+                eprintln!("authconform-reference: cannot obtain the issuer's keys: {reason}");
+                Err(unavailable(
+                    "the authorization server's keys are unavailable",
+                ))
+            }
+        },
+    }
+}
+
+/// The authorization middleware of the MCP endpoint.
+pub(crate) async fn authorize(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let faults = &state.faults;
     let request_session = session_id(request.headers());
     let session_owner = request_session.as_ref().and_then(|sid| {
         state
@@ -363,34 +420,14 @@ pub(crate) async fn authorize(
             .ok()
             .and_then(|owners| owners.get(sid).cloned())
     });
-    // The `session-authenticates` fault: a known session stands in for credentials.
-    let session_fallback = || {
-        faults
-            .has(Fault::SessionAuthenticates)
-            .then(|| session_owner.clone())
-            .flatten()
+    let (mut parts, body) = request.into_parts();
+    let authenticated = match api_key_credential(&state, &parts.headers) {
+        Some(outcome) => outcome,
+        None => oauth_credential(&state, &parts, session_owner.as_ref()).await,
     };
-
-    let (mut auth, scopes) = match credential {
-        Credential::Malformed(description) => return state.invalid_request(description),
-        Credential::None => match session_fallback() {
-            Some(owner) => (AuthContext::new(owner.subject, None), owner.scopes),
-            None => return state.unauthorized(),
-        },
-        Credential::Bearer(token) => match state.validator.validate(&token).await {
-            Ok(verified) => (
-                AuthContext::new(verified.subject, Some(token)),
-                verified.scopes,
-            ),
-            Err(TokenError::Invalid(description)) => match session_fallback() {
-                Some(owner) => (AuthContext::new(owner.subject, None), owner.scopes),
-                None => return state.invalid_token(&description),
-            },
-            Err(TokenError::Unavailable(reason)) => {
-                eprintln!("authconform-reference: cannot obtain the issuer's keys: {reason}");
-                return unavailable("the authorization server's keys are unavailable");
-            }
-        },
+    let (mut auth, scopes) = match authenticated {
+        Ok(pair) => pair,
+        Err(response) => return response,
     };
 
     if !scopes.contains(SCOPE_READ) {
@@ -398,23 +435,9 @@ pub(crate) async fn authorize(
     }
     auth.may_call_tools = scopes.contains(SCOPE_TOOLS) || faults.has(Fault::IgnoreToolScope);
 
-    let (mut parts, body) = request.into_parts();
-    let body = if parts.method == Method::POST {
-        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-            }
-        };
-        if needs_tools_scope(&bytes)
-            && !auth.may_call_tools
-            && state.scope_errors == ScopeErrors::Http
-        {
-            return state.insufficient_scope(SCOPE_TOOLS);
-        }
-        Body::from(bytes)
-    } else {
-        body
+    let body = match checked_body(&state, &parts.method, body, &auth).await {
+        Ok(body) => body,
+        Err(response) => return response,
     };
 
     if let Some(owner) = &session_owner
@@ -428,23 +451,57 @@ pub(crate) async fn authorize(
     let method = parts.method.clone();
     parts.extensions.insert(auth);
     let response = next.run(Request::from_parts(parts, body)).await;
-
     if response.status().is_success() {
-        match (&request_session, session_id(response.headers())) {
-            (None, Some(created)) => {
-                if let Ok(mut owners) = state.sessions.lock() {
-                    owners.insert(created, SessionOwner { subject, scopes });
-                }
-            }
-            (Some(sid), _) if method == Method::DELETE => {
-                if let Ok(mut owners) = state.sessions.lock() {
-                    owners.remove(sid);
-                }
-            }
-            _ => {}
-        }
+        track_session(&state, request_session.as_ref(), &method, &response, || {
+            SessionOwner { subject, scopes }
+        });
     }
     response
+}
+
+/// Buffers a POST body, refusing a `tools/call` without the tools scope when
+/// scope errors are HTTP errors.
+async fn checked_body(
+    state: &AppState,
+    method: &Method,
+    body: Body,
+    auth: &AuthContext,
+) -> Result<Body, Response> {
+    if method != Method::POST {
+        return Ok(body);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response());
+    };
+    if needs_tools_scope(&bytes) && !auth.may_call_tools && state.scope_errors == ScopeErrors::Http
+    {
+        return Err(state.insufficient_scope(SCOPE_TOOLS));
+    }
+    Ok(Body::from(bytes))
+}
+
+/// After a successful response: records the owner of a session it created, or
+/// forgets a session a DELETE ended.
+fn track_session(
+    state: &AppState,
+    request_session: Option<&String>,
+    method: &Method,
+    response: &Response,
+    owner: impl FnOnce() -> SessionOwner,
+) {
+    match (request_session, session_id(response.headers())) {
+        (None, Some(created)) => {
+            if let Ok(mut owners) = state.sessions.lock() {
+                owners.insert(created, owner());
+            }
+        }
+        (Some(sid), _) if method == Method::DELETE => {
+            if let Ok(mut owners) = state.sessions.lock() {
+                owners.remove(sid);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

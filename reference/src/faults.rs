@@ -105,13 +105,35 @@ faults! {
     ForwardOtherCredential => "forward-other-credential":
         "stdio: every upstream request also carries `Authorization: Bearer ref-service-token-7c1d9e`",
     EchoKeyInError => "echo-key-in-error":
-        "stdio: tool errors (and the same stderr line) include the API key, or the variable's value when it is blank",
+        "stdio: tool errors (and the same stderr line) include the API key, or the variable's value when it is blank; http REST API: 401 and 403 bodies include the presented credential (`\"key\"`)",
     HangWithoutKey => "hang-without-key":
         "stdio: with the API key unset or empty the server never answers initialize (it reads stdin until it closes)",
     PartnerListsOneOrganization => "partner-lists-one-organization":
         "stdio: list_projects keeps only the projects whose organization is the first project's, so a partner key lists one organization of its account",
     OauthCallbackListener => "oauth-callback-listener":
         "stdio: at start the server binds a 127.0.0.1 callback listener and opens $BROWSER on an OAuth authorize URL, as if starting an OAuth flow",
+    AcceptRevoked => "accept-revoked":
+        "http REST API: revoked keys still authenticate (and stay listed as active)",
+    RevocationLag => "revocation-lag":
+        "http REST API: a revoked key keeps working for 1500 ms after its revocation, then stops",
+    RoleNotEnforced => "role-not-enforced":
+        "http REST API: developers may perform admin-only operations (creating and revoking keys)",
+    SelfEscalation => "self-escalation":
+        "http REST API: key creation is authorised by the role named in the body, so a developer asking for an admin key gets it (asking for a developer key is still 403)",
+    CrossOrgRead => "cross-org-read":
+        "http REST API: GET routes under another organisation (and GET /v1/apis/{id} of another owner) answer with its data; writes are still refused",
+    ListShowsSecret => "list-shows-secret":
+        "http REST API: key listings and key records include every key's full value",
+    PublishableOnManagement => "publishable-on-management":
+        "http REST API: a publishable key acts as a developer of its organisation on management and host routes",
+    ForbiddenAs401 => "forbidden-as-401":
+        "http REST API: role denials are answered 401 (with the challenge) instead of 403",
+    InvalidAs403 => "invalid-as-403":
+        "http REST API: unknown, revoked and malformed credentials are answered 403 instead of 401",
+    AcceptKeyInQuery => "accept-key-in-query":
+        "http REST API: a key in ?api_key=, ?apikey=, ?key=, ?access_token= or ?token= authenticates when no header credential is sent",
+    PrefixDecidesType => "prefix-decides-type":
+        "http REST API: the key type comes from the presented prefix and the key is found by the rest of the value, so a publishable key's body behind the secret prefix acts as a developer secret key (and vice versa)",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

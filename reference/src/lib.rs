@@ -14,6 +14,7 @@ mod auth;
 mod faults;
 mod jwt;
 mod mcp;
+mod rest;
 mod stdio;
 mod upstream_client;
 
@@ -39,6 +40,7 @@ use tokio::sync::oneshot;
 
 pub use auth::{AuthContext, SCOPE_READ, SCOPE_TOOLS};
 pub use faults::{FAULTS, Fault, Faults, UnknownFault};
+pub use rest::{InvalidArgs, RestArgs};
 pub use stdio::StdioArgs;
 
 /// Environment variable with extra fault names (comma-separated), merged with `--fault`.
@@ -56,7 +58,7 @@ pub struct ReferenceCli {
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum ReferenceCommand {
     /// MCP server over streamable HTTP, OAuth-protected
-    Http(HttpArgs),
+    Http(Box<HttpArgs>),
     /// MCP server over stdio, a thin layer over an upstream REST API using an API key from the environment
     Stdio(StdioArgs),
 }
@@ -105,6 +107,9 @@ pub struct HttpArgs {
     /// Seeded fault to enable (repeatable); also read from AUTHCONFORM_REFERENCE_FAULT (comma-separated)
     #[arg(long = "fault", value_name = "NAME", value_parser = fault_parser())]
     pub faults: Vec<String>,
+    /// The REST API served beside `/mcp` (keys, organisations, host API).
+    #[command(flatten)]
+    pub rest: RestArgs,
 }
 
 /// Where a missing tool scope is reported.
@@ -132,6 +137,8 @@ pub(crate) struct AppState {
     pub(crate) sessions: auth::SessionOwners,
     /// Where a missing tool scope is reported.
     pub(crate) scope_errors: ScopeErrors,
+    /// The REST API and its principal store (also judges `X-API-Key` on `/mcp`).
+    pub(crate) rest: Arc<rest::Rest>,
 }
 
 /// Runs the command line, after merging faults from [`FAULT_ENV`].
@@ -147,7 +154,7 @@ pub async fn run(cli: ReferenceCli) -> anyhow::Result<()> {
         ReferenceCommand::Http(mut args) => {
             merge_env_faults(&mut args.faults)?;
             let (ready_tx, ready_rx) = oneshot::channel();
-            let server = tokio::spawn(serve(args, ready_tx, shutdown_signal()));
+            let server = tokio::spawn(serve(*args, ready_tx, shutdown_signal()));
             if let Ok(base) = ready_rx.await {
                 let mut stdout = tokio::io::stdout();
                 stdout
@@ -246,6 +253,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     install_crypto_providers();
     let faults = Faults::parse(&args.faults)?;
+    let rest = Arc::new(rest::Rest::new(&args.rest, &faults)?);
     let tls = load_tls(&args).await?;
     let http = build_http_client(args.ca_file.as_ref())?;
     let listener = std::net::TcpListener::bind(args.listen)
@@ -253,7 +261,7 @@ pub async fn serve(
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let base = base_url(local, tls.is_some());
-    let (app, stop_sessions) = app(&args, &faults, local, &base, http);
+    let (app, stop_sessions) = app(&args, &faults, local, &base, http, rest);
     if !faults.is_empty() {
         let names: Vec<&str> = faults.iter().map(Fault::name).collect();
         eprintln!(
@@ -309,6 +317,7 @@ fn app_state(
     local: SocketAddr,
     base: &str,
     http: reqwest::Client,
+    rest: Arc<rest::Rest>,
 ) -> Arc<AppState> {
     let resource = format!("{base}/mcp");
     let prm_resource = if faults.has(Fault::PrmWrongResource) {
@@ -325,6 +334,7 @@ fn app_state(
         issuer: args.issuer.clone(),
         sessions: Default::default(),
         scope_errors: args.scope_errors,
+        rest,
     })
 }
 
@@ -336,8 +346,9 @@ fn app(
     local: SocketAddr,
     base: &str,
     http: reqwest::Client,
+    rest: Arc<rest::Rest>,
 ) -> (Router, impl FnOnce() + Send + 'static) {
-    let state = app_state(args, faults, local, base, http.clone());
+    let state = app_state(args, faults, local, base, http.clone(), rest.clone());
     let env = Arc::new(mcp::ToolEnv {
         upstream: args.upstream.clone(),
         upstream_key: args.upstream_key.clone(),
@@ -376,6 +387,7 @@ fn app(
         .route_service("/mcp", mcp_service)
         .layer(middleware::from_fn_with_state(state, auth::authorize))
         .merge(metadata)
+        .merge(rest::router(rest))
         .layer(middleware::from_fn(log_request));
     (app, move || mcp_cancel.cancel())
 }

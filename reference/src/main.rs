@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use authconform_reference::{ReferenceCli, UnknownFault};
+use authconform_reference::{InvalidArgs, ReferenceCli, UnknownFault};
 use clap::Parser;
 
 /// Reference MCP server for authconform, with seeded faults.
@@ -24,7 +24,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(authconform_reference::run(cli.reference)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.downcast_ref::<UnknownFault>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<UnknownFault>().is_some()
+                || e.downcast_ref::<InvalidArgs>().is_some() =>
+        {
             eprintln!("authconform-reference: {e}");
             ExitCode::from(2)
         }

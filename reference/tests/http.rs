@@ -101,6 +101,7 @@ async fn start_with(faults: &[&str], upstream: Option<String>) -> Fixture {
         upstream_key: "test-upstream-key".into(),
         scope_errors: authconform_reference::ScopeErrors::Http,
         faults: faults.iter().map(|s| s.to_string()).collect(),
+        rest: Default::default(),
     };
     let (tx, rx) = oneshot::channel();
     tokio::spawn(async move {

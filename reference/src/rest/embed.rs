@@ -1,0 +1,51 @@
+//! `GET /api/v1/agents/{agent}/config`: the embed configuration, for a
+//! publishable key bound to the agent, from one of its browser origins.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use super::Rest;
+use super::access::Caller;
+use super::keyring::KeyKind;
+use super::reply::{self, Refusal, Reply};
+
+/// The `Origin` to allow: `None` without one, `Err` when it is not one of the key's.
+fn allowed_origin(headers: &HeaderMap, origins: &[String]) -> Result<Option<HeaderValue>, ()> {
+    let sent: Vec<&HeaderValue> = headers.get_all(header::ORIGIN).iter().collect();
+    match sent[..] {
+        [] => Ok(None),
+        [origin] if origins.iter().any(|o| o.as_bytes() == origin.as_bytes()) => {
+            Ok(Some(origin.clone()))
+        }
+        _ => Err(()),
+    }
+}
+
+/// `GET /api/v1/agents/{agent}/config` → `{agent, org}`.
+pub(crate) async fn config(
+    State(rest): State<Arc<Rest>>,
+    caller: Caller,
+    Path(agent): Path<String>,
+    headers: HeaderMap,
+) -> Reply {
+    let p = &caller.principal;
+    if p.kind != KeyKind::Publishable || p.agent.as_deref() != Some(agent.as_str()) {
+        return Err(rest.forbidden(&caller));
+    }
+    let origin = allowed_origin(&headers, &p.origins).map_err(|()| rest.forbidden(&caller))?;
+    let org = {
+        let store = rest.store.lock();
+        let found = store.agents.iter().find(|a| a.id == agent);
+        found.ok_or(Refusal::NotFound)?.org.clone()
+    };
+    let mut response = reply::json_response(StatusCode::OK, json!({ "agent": agent, "org": org }));
+    if let Some(origin) = origin {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    Ok(response)
+}

@@ -1,0 +1,106 @@
+//! The REST API served beside `/mcp` on the same listener: key management
+//! and organisation objects (`/api/v1/organizations/{org}/…`), the embed
+//! configuration of publishable keys (`/api/v1/agents/{agent}/config`) and the
+//! host API (`/v1/apis`), over one principal store that also lets `/mcp`
+//! accept `X-API-Key` secret keys.
+
+mod access;
+mod clock;
+mod config;
+mod credential;
+mod embed;
+mod host;
+mod keyring;
+mod keys;
+mod objects;
+mod reply;
+mod store;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use http::HeaderMap;
+
+pub use config::{InvalidArgs, RestArgs};
+
+use crate::faults::Faults;
+use config::Fixtures;
+use credential::{Extracted, extract_api_key};
+use keyring::KeyKind;
+use store::Store;
+
+/// The REST API's state: the principal store and the active faults.
+pub(crate) struct Rest {
+    store: Store,
+    faults: Faults,
+}
+
+/// How `/mcp` judges an `X-API-Key` field.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum McpKey {
+    /// No `X-API-Key` field: OAuth as usual.
+    Absent,
+    /// Several `X-API-Key` fields, or one beside `Authorization`.
+    Conflict,
+    /// Not a live secret key.
+    Invalid,
+    /// A live secret key; the subject to serve the request as.
+    Valid(String),
+}
+
+impl Rest {
+    /// The store holding the command-line fixtures.
+    pub(crate) fn new(args: &RestArgs, faults: &Faults) -> Result<Rest, InvalidArgs> {
+        Ok(Rest {
+            store: Store::new(Fixtures::parse(args)?),
+            faults: faults.clone(),
+        })
+    }
+
+    /// Judges the `X-API-Key` of an MCP request (a live secret key, or nothing).
+    pub(crate) fn judge_mcp_key(&self, headers: &HeaderMap) -> McpKey {
+        let presented = match extract_api_key(headers) {
+            Extracted::Missing => return McpKey::Absent,
+            Extracted::Conflict => return McpKey::Conflict,
+            Extracted::Malformed(_) => return McpKey::Invalid,
+            Extracted::Found(presented) => presented,
+        };
+        let mut store = self.store.lock();
+        match store.keys.authenticate(&presented, &self.faults) {
+            Some(p) if p.kind == KeyKind::Secret => McpKey::Valid(format!("api-key:{}", p.key_id)),
+            _ => McpKey::Invalid,
+        }
+    }
+}
+
+/// The routes of the REST API.
+pub(crate) fn router(rest: Arc<Rest>) -> Router {
+    const ORG: &str = "/api/v1/organizations/{org}";
+    Router::new()
+        .route(
+            &format!("{ORG}/api-keys"),
+            get(keys::list).post(keys::create),
+        )
+        .route(
+            &format!("{ORG}/api-keys/{{id}}"),
+            get(keys::read).delete(keys::revoke),
+        )
+        .route(
+            &format!("{ORG}/servers"),
+            get(objects::list_servers).post(objects::create_server),
+        )
+        .route(&format!("{ORG}/servers/{{id}}"), get(objects::read_server))
+        .route(
+            &format!("{ORG}/agents"),
+            get(objects::list_agents).post(objects::create_agent),
+        )
+        .route(
+            &format!("{ORG}/agents/{{id}}"),
+            get(objects::read_agent).delete(objects::delete_agent),
+        )
+        .route("/api/v1/agents/{agent}/config", get(embed::config))
+        .route("/v1/apis", get(host::list))
+        .route("/v1/apis/{id_action}", get(host::read).post(host::act))
+        .with_state(rest)
+}
