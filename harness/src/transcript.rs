@@ -14,11 +14,19 @@ use std::fmt::Write as _;
 /// Longest body kept in a transcript, in characters.
 pub const MAX_TEXT: usize = 4000;
 
-/// Replaces run-specific values (ports) by stable placeholders.
+/// Replaces run-specific values (ports, RFC 3339 timestamps, the target's volatile JSON members) by stable
+/// placeholders.
 #[derive(Debug, Clone, Default)]
 pub struct Normalizer {
     pairs: Vec<(String, String)>,
+    volatile: Vec<String>,
 }
+
+/// An RFC 3339 date-time (`2026-11-29T18:46:29.123Z`, `…+01:00`).
+static TIMESTAMP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
+        .expect("valid pattern")
+});
 
 impl Normalizer {
     /// Registers the port of `url` under `name`: `127.0.0.1:PORT` → `127.0.0.1:[PORT:name]`.
@@ -31,6 +39,12 @@ impl Normalizer {
         }
     }
 
+    /// Declares JSON members whose values differ from run to run (`"prefix"`, `"created"`): shown as
+    /// `"[VOLATILE]"` in `"member": value` pairs.
+    pub fn volatile(&mut self, members: &[String]) {
+        self.volatile.extend(members.iter().cloned());
+    }
+
     /// `text` with every registered value replaced.
     pub fn apply(&self, text: &str) -> String {
         let mut out = text.to_string();
@@ -39,7 +53,18 @@ impl Normalizer {
                 out = out.replace(from.as_str(), to);
             }
         }
-        out
+        for m in &self.volatile {
+            let re = regex::Regex::new(&format!(
+                r#""{}":("(\\.|[^"\\])*"|[^,}}\]]*)"#,
+                regex::escape(m)
+            ));
+            if let Ok(re) = re {
+                out = re
+                    .replace_all(&out, format!(r#""{m}":"[VOLATILE]""#).as_str())
+                    .into_owned();
+            }
+        }
+        TIMESTAMP.replace_all(&out, "[TIME]").into_owned()
     }
 }
 
@@ -188,6 +213,19 @@ mod tests {
             out,
             "< 200\n< content-type: application/json\n< date: [DATE]\n< etag: [ETAG]\n"
         );
+    }
+
+    #[test]
+    fn timestamps_and_volatile_members_are_placeholders() {
+        let mut n = Normalizer::default();
+        n.volatile(&["prefix".to_string()]);
+        assert_eq!(
+            n.apply(r#"{"created":"2026-11-29T18:46:29.123Z","prefix":"Ab\"c1","n":1} at 2026-11-29 18:46:29+01:00"#),
+            r#"{"created":"[TIME]","prefix":"[VOLATILE]","n":1} at [TIME]"#
+        );
+        let mut m = Normalizer::default();
+        m.volatile(&["n".to_string()]);
+        assert_eq!(m.apply(r#"{"n":12,"x":2}"#), r#"{"n":"[VOLATILE]","x":2}"#);
     }
 
     #[test]

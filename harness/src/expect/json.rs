@@ -7,13 +7,42 @@ use crate::template::Vars;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The value at `pointer` in `doc`: a JSON pointer (RFC 6901) whose segments may also be `[MEMBER=VALUE]`,
+/// selecting the element of an array whose string member equals VALUE (`/[id=key-1]/role`).
+pub fn select<'a>(doc: &'a Value, pointer: &str) -> Option<&'a Value> {
+    if pointer.is_empty() {
+        return Some(doc);
+    }
+    let mut at = doc;
+    for seg in pointer.strip_prefix('/')?.split('/') {
+        at = match seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            Some(sel) => {
+                let (member, value) = sel.split_once('=')?;
+                at.as_array()?
+                    .iter()
+                    .find(|x| x.get(member).and_then(Value::as_str) == Some(value))?
+            }
+            None => at.pointer(&format!("/{seg}"))?,
+        };
+    }
+    Some(at)
+}
+
 /// An expectation on the JSON document.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonExpect {
-    /// JSON pointer (`""` for the whole document).
+    /// JSON pointer (`""` for the whole document; a template), with `[MEMBER=VALUE]` segments selecting an
+    /// array element by member (see [`select`]).
     #[serde(default)]
     pub pointer: String,
+    /// The value is not this string (template).
+    pub not_equals: Option<String>,
+    /// The value is a string or number greater than this one (template): a timestamp that moved forward.
+    pub later_than: Option<String>,
+    /// The value is not null (`not_null = true`).
+    #[serde(default)]
+    pub not_null: bool,
     /// The value is this string (template), compared code point by code point.
     pub equals: Option<String>,
     /// The value is this JSON boolean (e.g. a tool result's `isError`).
@@ -48,10 +77,18 @@ pub struct JsonExpects(pub Vec<JsonExpect>);
 impl Expectation for JsonExpects {
     fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
         for (i, j) in self.0.iter().enumerate() {
-            let texts = [&j.equals, &j.contains, &j.ids, &j.id_member];
+            let texts = [
+                &j.equals,
+                &j.contains,
+                &j.ids,
+                &j.id_member,
+                &j.not_equals,
+                &j.later_than,
+            ];
             for v in texts.into_iter().flatten() {
                 cx.template(&format!("[{i}]"), v)?;
             }
+            cx.template(&format!("[{i}].pointer"), &j.pointer)?;
             if !j.pointer.is_empty() && !j.pointer.starts_with('/') {
                 return Err(Invalid::new(
                     format!("[{i}].pointer"),
@@ -98,13 +135,14 @@ fn no_json(view: &View<'_>) -> String {
 }
 
 fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
-    let at = if j.pointer.is_empty() {
+    let pointer = expand(vars, &j.pointer)?;
+    let at = if pointer.is_empty() {
         "the document".to_string()
     } else {
-        format!("`{}`", j.pointer)
+        format!("`{pointer}`")
     };
     let compact = |v: &Value| snippet(&v.to_string());
-    let found = doc.pointer(&j.pointer);
+    let found = select(doc, &pointer);
     if j.absent {
         return match found {
             Some(v) => Err((format!("nothing at {at}"), compact(v))),
@@ -116,10 +154,15 @@ fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
     };
     if let Some(want) = &j.equals {
         let want = expand(vars, want)?;
-        if v.as_str() != Some(want.as_str()) {
+        let text = match v {
+            Value::Number(n) => Some(n.to_string()),
+            other => other.as_str().map(str::to_string),
+        };
+        if text.as_deref() != Some(want.as_str()) {
             return Err((format!("{at} = \"{want}\""), compact(v)));
         }
     }
+    order(j, v, &at, vars)?;
     if let Some(want) = j.equals_bool
         && v.as_bool() != Some(want)
     {
@@ -145,6 +188,38 @@ fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
     }
     if j.no_empty_members == Some(true) {
         no_empty_members(v, &at)?;
+    }
+    Ok(())
+}
+
+/// `not_null`, `not_equals` and `later_than`.
+fn order(j: &JsonExpect, v: &Value, at: &str, vars: &Vars) -> Result<(), Fail> {
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
+    if j.not_null && v.is_null() {
+        return Err((format!("a value at {at}"), "null".into()));
+    }
+    if let Some(other) = &j.not_equals {
+        let other = expand(vars, other)?;
+        if text(v) == other {
+            return Err((format!("{at} other than \"{other}\""), "the same".into()));
+        }
+    }
+    if let Some(before) = &j.later_than {
+        let before = expand(vars, before)?;
+        let later = match (v.as_f64(), before.parse::<f64>()) {
+            (Some(a), Ok(b)) => a > b,
+            _ => v.as_str().is_some_and(|s| s > before.as_str()),
+        };
+        if !later {
+            return Err((
+                format!("{at} later than \"{before}\""),
+                snippet(&v.to_string()),
+            ));
+        }
     }
     Ok(())
 }

@@ -290,11 +290,14 @@ async fn run_step(shared: &Shared, env: &mut Env, step: &crate::step::Step) -> R
     }
     for (name, cap) in &step.capture {
         cap.apply(name, &step.name, &record, &mut env.vars);
-        if cap.secret
-            && let Some(v) = env.vars.get(name)
-        {
+        let Some(v) = env.vars.get(name) else {
+            continue;
+        };
+        if cap.secret {
             env.redactor.add(v, format!("[KEY:{name}]"));
             env.revealed.push((v.to_string(), step.name.clone()));
+        } else if cap.stable {
+            env.redactor.add(v, format!("[ID:{name}]"));
         }
     }
     record

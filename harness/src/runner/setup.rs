@@ -109,6 +109,9 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
         .await
         .map_err(|e| SetupError::Failed(format!("mocks did not start: {e:#}")))?;
     let mut norm = Normalizer::default();
+    if let Some(rest) = &target.surfaces.rest {
+        norm.volatile(&rest.volatile);
+    }
     set_run_vars(shared, &mocks, &mut vars, &mut norm);
     let workdir = tempfile::Builder::new()
         .prefix("scenario-")

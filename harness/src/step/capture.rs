@@ -19,6 +19,9 @@ pub struct Capture {
     /// allowed only in the response of the step that captured it.
     #[serde(default)]
     pub secret: bool,
+    /// The value changes from run to run (an ID the target assigned): shown as `[ID:NAME]` in transcripts.
+    #[serde(default)]
+    pub stable: bool,
 }
 
 impl Capture {
@@ -60,11 +63,12 @@ impl Capture {
         }
     }
 
-    fn take(&self, record: &Record) -> Option<String> {
+    fn take(&self, record: &Record, vars: &Vars) -> Option<String> {
         let view = record.view();
         if let Some(p) = &self.json {
             let v = view.json()?;
-            return Some(match v.pointer(p)? {
+            let p = vars.expand(p).ok()?;
+            return Some(match crate::expect::json::select(&v, &p)? {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             });
@@ -86,7 +90,7 @@ impl Capture {
     /// Sets `name` from `record`; a capture that finds nothing keeps a value an earlier step found, or records
     /// why it has none (`missing.NAME`) for the skip and failure reasons.
     pub fn apply(&self, name: &str, step: &str, record: &Record, vars: &mut Vars) {
-        match self.take(record) {
+        match self.take(record, vars) {
             Some(v) => vars.set(name, v),
             None if vars.get(name).is_some() => {}
             None => vars.set(
@@ -108,6 +112,7 @@ mod tests {
             json: None,
             challenge: None,
             secret: false,
+            stable: false,
         };
         assert!(none.validate().is_err());
         let two = Capture {
@@ -115,6 +120,7 @@ mod tests {
             json: Some("/b".into()),
             challenge: None,
             secret: false,
+            stable: false,
         };
         assert!(two.validate().is_err());
     }

@@ -75,6 +75,8 @@ impl KeyPropertyStep {
             via: self.via,
             header: None,
             query: None,
+            fixtures: None,
+            method: None,
             vars: self.vars.clone(),
             headers: vec![],
             body: None,

@@ -38,6 +38,11 @@ pub struct RestStep {
     /// taken from the fixtures of the tenant named by `org` (`[tenants.ORG]`).
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// The tenant whose fixtures fill the remaining placeholders (default: the `org` value), e.g. another
+    /// organisation's object ID in this organisation's path.
+    pub fixtures: Option<String>,
+    /// A method instead of the operation's (`OPTIONS` for a CORS preflight).
+    pub method: Option<String>,
     /// Extra headers, in order.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
@@ -178,7 +183,7 @@ impl RestStep {
             headers.push((n.clone(), super::expand(vars, v)?));
         }
         let request = SentRequest {
-            method,
+            method: self.method.clone().unwrap_or(method),
             url,
             headers,
             body,
@@ -194,7 +199,11 @@ impl RestStep {
         for (k, v) in &self.vars {
             own.insert(k.clone(), super::expand(vars, v)?);
         }
-        if let Some(org) = own.get("org") {
+        let fixtures = match &self.fixtures {
+            Some(f) => Some(super::expand(vars, f)?),
+            None => own.get("org").cloned(),
+        };
+        if let Some(org) = fixtures {
             let prefix = format!("tenant.{org}.");
             for (k, v) in vars.with_prefix(&prefix) {
                 local.set(k, v);
@@ -258,15 +267,19 @@ impl Kind for RestStep {
         if self.query.is_some() != (self.via == Via::Query) {
             return Err(Invalid::new("query", "`query` goes with `via = \"query\"`"));
         }
-        let templates = [("op", self.op.as_ref()), ("value", self.value.as_ref())]
-            .into_iter()
-            .chain(self.vars.values().map(|v| ("vars", Some(v))))
-            .chain(self.headers.iter().map(|(_, v)| ("headers", Some(v))))
-            .chain(
-                self.until
-                    .iter()
-                    .map(|u| ("until.within_ms", Some(&u.within_ms))),
-            );
+        let templates = [
+            ("op", self.op.as_ref()),
+            ("value", self.value.as_ref()),
+            ("fixtures", self.fixtures.as_ref()),
+        ]
+        .into_iter()
+        .chain(self.vars.values().map(|v| ("vars", Some(v))))
+        .chain(self.headers.iter().map(|(_, v)| ("headers", Some(v))))
+        .chain(
+            self.until
+                .iter()
+                .map(|u| ("until.within_ms", Some(&u.within_ms))),
+        );
         for (field, t) in templates {
             if let Some(t) = t {
                 cx.template(field, t)?;

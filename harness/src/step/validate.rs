@@ -44,6 +44,13 @@ pub const TARGET_VARS: &[&str] = &[
     "rest.sets.admin_only",
     "rest.sets.limited_allowed",
     "rest.sets.org_scoped",
+    "rest.fields.list",
+    "rest.fields.id",
+    "rest.fields.role",
+    "rest.fields.secret",
+    "rest.fields.last_used",
+    "rest.fields.version",
+    "mcp.key_header",
 ];
 
 /// The `principal.NAME.*` variables each principal selector defines.
@@ -66,6 +73,8 @@ pub const PRINCIPAL_VARS: &[&str] = &[
     "key_add_char",
     "key_flip_case",
     "key_basic",
+    "key_split",
+    "origin",
 ];
 
 /// Prefixes of target-provided families of variables (`cred.NAME`, `key.NAME`).

@@ -200,6 +200,7 @@ impl Target {
         self.surfaces.mcp_http = Some(McpHttp {
             url: v1.mcp_url,
             mcp_version: v1.mcp_version,
+            key_header: None,
         });
         Ok(())
     }
@@ -291,6 +292,14 @@ impl Target {
         }
         if let Some(r) = &self.surfaces.rest {
             r.set_vars(&mut v);
+        }
+        if let Some(h) = self
+            .surfaces
+            .mcp_http
+            .as_ref()
+            .and_then(|m| m.key_header.as_ref())
+        {
+            v.set("mcp.key_header", h);
         }
         for (tenant, fields) in &self.tenants {
             for (k, val) in fields {

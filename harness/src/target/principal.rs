@@ -204,6 +204,7 @@ pub const KEY_VARIANTS: &[&str] = &[
     "key_add_char",
     "key_flip_case",
     "key_basic",
+    "key_split",
     "key_unprefixed",
     "key_double_prefix",
     "key_as_secret",
@@ -224,6 +225,7 @@ pub fn key_variants(key: &str, vars: &Vars) -> Vec<(&'static str, String)> {
             "key_basic",
             base64::engine::general_purpose::STANDARD.encode(format!("{key}:")),
         ),
+        ("key_split", split(key)),
     ];
     let prefixes = [
         vars.get("rest.secret_prefix"),
@@ -247,6 +249,17 @@ pub fn key_variants(key: &str, vars: &Vars) -> Vec<(&'static str, String)> {
         }
     }
     out
+}
+
+/// The key with a space in its middle.
+fn split(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let (a, b) = chars.split_at(chars.len() / 2);
+    format!(
+        "{} {}",
+        a.iter().collect::<String>(),
+        b.iter().collect::<String>()
+    )
 }
 
 fn flip_case(c: char) -> char {
@@ -345,6 +358,9 @@ impl<'a> Directory<'a> {
                     vars.set(at(variant), value);
                 }
                 vars.set(at("key"), key);
+            }
+            if let Some(o) = p.origins.first() {
+                vars.set(at("origin"), o);
             }
             let optional = [("tenant", &p.tenant), ("role", &p.role)];
             for (k, v) in optional {

@@ -71,6 +71,8 @@ pub struct McpHttp {
     /// MCP revision the implementation speaks (`2025-06-18` or `2025-11-25`).
     #[serde(default = "default_mcp_version")]
     pub mcp_version: String,
+    /// The header in which the endpoint also accepts an API key (`X-API-Key`), when it documents one.
+    pub key_header: Option<String>,
 }
 
 /// The version-1 `[surface]` table: `mcp_url` and `mcp_version`; read as `[surfaces.mcp-http]`.
@@ -172,7 +174,25 @@ pub struct Rest {
     pub secret_prefix: Option<String>,
     /// Prefix of publishable keys (e.g. `mcpstack_pk_`), when the target has them.
     pub publishable_prefix: Option<String>,
+    /// Where key records keep things (JSON pointers and member names): `list` (pointer to the array in a
+    /// listing, default the whole body), `id`, `role`, `secret` (the created value), `last_used`.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// JSON members whose values change from run to run (a created key's visible prefix, its creation time
+    /// in another format): shown as `[VOLATILE]` in transcripts so snapshots stay stable.
+    #[serde(default)]
+    pub volatile: Vec<String>,
 }
+
+/// The names of `[surfaces.rest.fields]`, with their defaults.
+pub const FIELDS: &[(&str, &str)] = &[
+    ("list", ""),
+    ("id", "id"),
+    ("role", "role"),
+    ("secret", "key"),
+    ("last_used", "last_used_at"),
+    ("version", "version"),
+];
 
 /// The role names scenarios refer to in `[surfaces.rest.roles]`.
 pub const ROLE_NAMES: &[&str] = &["admin", "limited"];
@@ -228,6 +248,17 @@ impl Rest {
                 format!("roles are named {}", ROLE_NAMES.join(" and ")),
             ));
         }
+        if let Some(f) = self
+            .fields
+            .keys()
+            .find(|f| !FIELDS.iter().any(|(n, _)| n == f))
+        {
+            let names: Vec<&str> = FIELDS.iter().map(|(n, _)| *n).collect();
+            return Err(Invalid::new(
+                format!("fields.{f}"),
+                format!("fields are {}", names.join(", ")),
+            ));
+        }
         if self.query_names.iter().any(|n| n.is_empty()) {
             return Err(Invalid::new(
                 "query_names",
@@ -246,6 +277,10 @@ impl Rest {
         }
         if let Some(p) = &self.probe {
             v.set("rest.probe", p);
+        }
+        for (name, default) in FIELDS {
+            let value = self.fields.get(*name).map_or(*default, String::as_str);
+            v.set(format!("rest.fields.{name}"), value);
         }
         for (set, ops) in &self.sets {
             v.set(format!("rest.sets.{set}"), ops.join(","));
@@ -421,6 +456,8 @@ mod tests {
             query_names: default_query_names(),
             secret_prefix: None,
             publishable_prefix: None,
+            fields: BTreeMap::new(),
+            volatile: vec![],
         };
         assert_eq!(rest.validate().unwrap_err().field, "operations.broken");
     }
