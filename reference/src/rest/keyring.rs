@@ -257,3 +257,142 @@ impl Keyring {
             .find_map(|kind| Some((kind, value.strip_prefix(self.prefix(kind))?)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, kind: KeyKind, role: &str, value: &str) -> Key {
+        Key {
+            id: id.into(),
+            name: id.into(),
+            kind,
+            role: role.into(),
+            org: "org-a".into(),
+            value: value.into(),
+            origins: vec!["https://app.example".into()],
+            created_ms: 0,
+            last_used_ms: None,
+            revoked: None,
+        }
+    }
+
+    fn keyring() -> Keyring {
+        let mut ring = Keyring::new("ref_sk_".into(), "ref_pk_".into());
+        ring.insert(key("sk", KeyKind::Secret, "admin", "ref_sk_AAAA1234"));
+        ring.insert(key(
+            "pk",
+            KeyKind::Publishable,
+            "agent-1",
+            "ref_pk_BBBB5678",
+        ));
+        ring.insert(key("user", KeyKind::User, "developer", "usr_tok_1"));
+        ring
+    }
+
+    fn presented(source: Source, value: &str) -> Presented {
+        Presented {
+            source,
+            value: value.into(),
+        }
+    }
+
+    fn faults(names: &[&str]) -> Faults {
+        Faults::parse(names).unwrap()
+    }
+
+    #[test]
+    fn lookup_is_by_exact_value_and_users_are_bearer_only() {
+        let mut ring = keyring();
+        let none = faults(&[]);
+        let sk = ring.authenticate(&presented(Source::ApiKeyHeader, "ref_sk_AAAA1234"), &none);
+        assert_eq!(sk.unwrap().role, "admin");
+        for wrong in [
+            "ref_sk_AAAA123",
+            "ref_sk_AAAA12345",
+            "REF_SK_AAAA1234",
+            "AAAA1234",
+        ] {
+            assert!(
+                ring.authenticate(&presented(Source::Bearer, wrong), &none)
+                    .is_none()
+            );
+        }
+        let pk = ring.authenticate(&presented(Source::Bearer, "ref_pk_BBBB5678"), &none);
+        assert_eq!(pk.unwrap().agent.as_deref(), Some("agent-1"));
+        assert!(
+            ring.authenticate(&presented(Source::ApiKeyHeader, "usr_tok_1"), &none)
+                .is_none()
+        );
+        let user = ring.authenticate(&presented(Source::Bearer, "usr_tok_1"), &none);
+        assert_eq!(user.unwrap().kind, KeyKind::User);
+    }
+
+    #[test]
+    fn last_used_is_strictly_increasing() {
+        let mut ring = keyring();
+        let none = faults(&[]);
+        let sk = presented(Source::Bearer, "ref_sk_AAAA1234");
+        let mut previous = None;
+        for _ in 0..5 {
+            ring.authenticate(&sk, &none).unwrap();
+            let used = ring.get("org-a", "sk", &none).unwrap().last_used_ms;
+            assert!(used > previous, "{used:?} after {previous:?}");
+            previous = used;
+        }
+        assert_eq!(ring.get("org-a", "pk", &none).unwrap().last_used_ms, None);
+    }
+
+    #[test]
+    fn revocation_and_its_faults() {
+        let sk = presented(Source::ApiKeyHeader, "ref_sk_AAAA1234");
+        for (names, works, listed) in [
+            (&[][..], false, false),
+            (&["accept-revoked"][..], true, true),
+            (&["revocation-lag"][..], true, false),
+        ] {
+            let f = faults(names);
+            let mut ring = keyring();
+            assert!(ring.revoke("org-a", "sk", &f));
+            assert_eq!(ring.authenticate(&sk, &f).is_some(), works, "{names:?}");
+            assert_eq!(ring.get("org-a", "sk", &f).is_some(), listed, "{names:?}");
+        }
+        let mut ring = keyring();
+        assert!(!ring.revoke("org-b", "sk", &faults(&[])));
+        assert!(!ring.revoke("org-a", "user", &faults(&[])));
+        assert!(ring.authenticate(&sk, &faults(&[])).is_some());
+    }
+
+    #[test]
+    fn records_hide_secret_values() {
+        let ring = keyring();
+        let none = faults(&[]);
+        let sk = ring.get("org-a", "sk", &none).unwrap().record(false);
+        assert_eq!(sk["hint"], "1234");
+        assert!(sk.get("key").is_none());
+        assert!(!sk.to_string().contains("AAAA"));
+        let pk = ring.get("org-a", "pk", &none).unwrap().record(false);
+        assert_eq!(pk["key"], "ref_pk_BBBB5678");
+        assert_eq!(pk["agent"], "agent-1");
+        assert!(pk["role"].is_null());
+        assert_eq!(ring.listed("org-a", &none).count(), 2);
+    }
+
+    #[test]
+    fn prefix_decides_type_under_its_fault() {
+        let mut ring = keyring();
+        let fault = faults(&["prefix-decides-type"]);
+        let swapped = presented(Source::ApiKeyHeader, "ref_sk_BBBB5678");
+        assert!(ring.authenticate(&swapped, &faults(&[])).is_none());
+        let as_secret = ring.authenticate(&swapped, &fault).unwrap();
+        assert_eq!(as_secret.kind, KeyKind::Secret);
+        assert_eq!(as_secret.role, DEVELOPER);
+        assert_eq!(as_secret.key_id, "pk");
+        let reverse = presented(Source::ApiKeyHeader, "ref_pk_AAAA1234");
+        let as_publishable = ring.authenticate(&reverse, &fault).unwrap();
+        assert_eq!(as_publishable.kind, KeyKind::Publishable);
+        assert_eq!(as_publishable.agent, None);
+        let normal = presented(Source::Bearer, "ref_sk_AAAA1234");
+        assert_eq!(ring.authenticate(&normal, &fault).unwrap().role, "admin");
+    }
+}
