@@ -661,3 +661,254 @@ async fn mcp_accepts_live_secret_keys_in_x_api_key_only() {
         .await
         .assert_status(401, "revoked on /mcp");
 }
+
+// Seeded faults: each changes only the behaviour it names.
+
+#[tokio::test]
+async fn fault_accept_revoked() {
+    let s = Server::start(&["accept-revoked"]);
+    let path = format!("{KEYS_A}/key-dev-a");
+    s.delete(&path, Cred::Key(ADMIN_A))
+        .await
+        .assert_status(204, "revoke");
+    s.get(KEYS_A, Cred::Key(DEV_A))
+        .await
+        .assert_status(200, "revoked key works");
+    assert!(
+        s.ids(KEYS_A, Cred::Key(ADMIN_A))
+            .await
+            .contains(&"key-dev-a".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn fault_revocation_lag() {
+    let s = Server::start(&["revocation-lag"]);
+    let path = format!("{KEYS_A}/key-dev-a");
+    s.delete(&path, Cred::Key(ADMIN_A))
+        .await
+        .assert_status(204, "revoke");
+    s.get(KEYS_A, Cred::Key(DEV_A))
+        .await
+        .assert_status(200, "within the lag");
+    assert!(
+        !s.ids(KEYS_A, Cred::Key(ADMIN_A))
+            .await
+            .contains(&"key-dev-a".to_owned())
+    );
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    s.get(KEYS_A, Cred::Key(DEV_A))
+        .await
+        .assert_error(401, "unauthorized", "after the lag");
+}
+
+#[tokio::test]
+async fn fault_role_not_enforced() {
+    let s = Server::start(&["role-not-enforced"]);
+    let body = json!({ "name": "x", "role": "admin" });
+    s.post(KEYS_A, Cred::Key(DEV_A), body)
+        .await
+        .assert_status(201, "developer creates");
+    let path = format!("{KEYS_A}/key-admin-a");
+    s.delete(&path, Cred::Key(DEV_A))
+        .await
+        .assert_status(204, "developer revokes");
+}
+
+#[tokio::test]
+async fn fault_self_escalation() {
+    let s = Server::start(&["self-escalation"]);
+    let admin = s
+        .post(
+            KEYS_A,
+            Cred::Key(DEV_A),
+            json!({ "name": "x", "role": "admin" }),
+        )
+        .await;
+    admin.assert_status(201, "developer asks for admin");
+    let key = admin.json()["key"].as_str().unwrap().to_owned();
+    let path = format!("{KEYS_A}/key-pk-a2");
+    s.delete(&path, Cred::Key(&key))
+        .await
+        .assert_status(204, "the new admin key");
+    let dev = s.post(
+        KEYS_A,
+        Cred::Key(DEV_A),
+        json!({ "name": "x", "role": "developer" }),
+    );
+    dev.await
+        .assert_error(403, "forbidden", "developer asks for developer");
+}
+
+#[tokio::test]
+async fn fault_cross_org_read() {
+    let s = Server::start(&["cross-org-read"]);
+    assert_eq!(s.ids(KEYS_B, Cred::Key(DEV_A)).await, ["key-admin-b"]);
+    let api = s.get("/v1/apis/api-b", Cred::Key(DEV_A)).await;
+    api.assert_status(200, "other owner's API");
+    let body = json!({ "name": "x", "role": "developer" });
+    s.post(KEYS_B, Cred::Key(ADMIN_A), body)
+        .await
+        .assert_error(404, "not_found", "write");
+    let path = format!("{KEYS_B}/key-admin-b");
+    s.delete(&path, Cred::Key(ADMIN_A))
+        .await
+        .assert_error(404, "not_found", "revoke");
+    let revise = s
+        .post("/v1/apis/api-b:revise", Cred::Key(ADMIN_A), json!({}))
+        .await;
+    revise.assert_error(404, "not_found", "revise");
+}
+
+#[tokio::test]
+async fn fault_list_shows_secret() {
+    let s = Server::start(&["list-shows-secret"]);
+    let list = s.get(KEYS_A, Cred::Key(DEV_A)).await;
+    assert!(
+        list.text.contains(ADMIN_A) && list.text.contains(DEV_A),
+        "{}",
+        list.text
+    );
+    let read = s
+        .get(&format!("{KEYS_A}/key-admin-a"), Cred::Key(DEV_A))
+        .await;
+    assert_eq!(read.json()["key"], ADMIN_A);
+}
+
+#[tokio::test]
+async fn fault_publishable_on_management() {
+    let s = Server::start(&["publishable-on-management"]);
+    s.get(KEYS_A, Cred::Key(PK_A))
+        .await
+        .assert_status(200, "pk lists keys");
+    s.get("/v1/apis", Cred::Key(PK_A))
+        .await
+        .assert_status(200, "pk on host");
+    let body = json!({ "name": "x", "role": "developer" });
+    s.post(KEYS_A, Cred::Key(PK_A), body)
+        .await
+        .assert_error(403, "forbidden", "as a developer");
+}
+
+#[tokio::test]
+async fn fault_forbidden_as_401() {
+    let s = Server::start(&["forbidden-as-401"]);
+    let body = json!({ "name": "x", "role": "developer" });
+    let reply = s.post(KEYS_A, Cred::Key(DEV_A), body).await;
+    reply.assert_error(401, "unauthorized", "role denial");
+    s.get(KEYS_A, Cred::Key(PK_A))
+        .await
+        .assert_error(403, "forbidden", "not a role denial");
+}
+
+#[tokio::test]
+async fn fault_invalid_as_403() {
+    let s = Server::start(&["invalid-as-403"]);
+    s.get(KEYS_A, Cred::Key("ref_sk_unknown"))
+        .await
+        .assert_error(403, "forbidden", "unknown");
+    s.get(KEYS_A, Cred::Key(USER_A))
+        .await
+        .assert_error(403, "forbidden", "user as X-API-Key");
+    s.get(KEYS_A, Cred::None)
+        .await
+        .assert_error(401, "unauthorized", "missing");
+}
+
+#[tokio::test]
+async fn fault_accept_key_in_query() {
+    let s = Server::start(&["accept-key-in-query"]);
+    for name in ["api_key", "apikey", "key", "access_token", "token"] {
+        let reply = s.get(&format!("/v1/apis?{name}={DEV_A}"), Cred::None).await;
+        reply.assert_status(200, name);
+    }
+    let reply = s
+        .get(&format!("/v1/apis?api_key={DEV_A}"), Cred::Key("ref_sk_x"))
+        .await;
+    reply.assert_error(401, "unauthorized", "a header credential wins");
+}
+
+#[tokio::test]
+async fn fault_prefix_decides_type() {
+    let s = Server::start(&["prefix-decides-type"]);
+    let as_secret = PK_A.replacen("ref_pk_", "ref_sk_", 1);
+    s.get(KEYS_A, Cred::Key(&as_secret))
+        .await
+        .assert_status(200, "pk body as sk");
+    let body = json!({ "name": "x", "role": "developer" });
+    let reply = s.post(KEYS_A, Cred::Key(&as_secret), body).await;
+    reply.assert_error(403, "forbidden", "a developer");
+    let as_publishable = ADMIN_A.replacen("ref_sk_", "ref_pk_", 1);
+    let reply = s.get(KEYS_A, Cred::Key(&as_publishable)).await;
+    reply.assert_error(403, "forbidden", "sk body as pk");
+}
+
+#[tokio::test]
+async fn fault_echo_key_in_error() {
+    let s = Server::start(&["echo-key-in-error"]);
+    let reply = s.get(KEYS_A, Cred::Key("ref_sk_unknown_42")).await;
+    reply.assert_status(401, "unknown");
+    assert_eq!(reply.json()["key"], "ref_sk_unknown_42");
+    let reply = s.get(KEYS_A, Cred::Key(PK_A)).await;
+    assert_eq!(reply.json(), json!({ "error": "forbidden", "key": PK_A }));
+    let reply = s
+        .post(
+            KEYS_A,
+            Cred::Key(DEV_A),
+            json!({"name": "x", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(reply.json()["key"], DEV_A);
+}
+
+#[test]
+fn bad_fixture_arguments_exit_2_without_echoing_values() {
+    for args in [
+        &["--key", "k:secret:admin:org-a"][..],
+        &["--key", "k:root:admin:org-a:ref_sk_hidden_value"],
+        &["--key", "k:secret:admin:org-a:ref_sk_hidden value"],
+        &[
+            "--key",
+            "k:secret:admin:org-a:ref_sk_hidden_value",
+            "--origin",
+            "k=https://a",
+        ],
+        &["--agent", "org-a"],
+        &["--secret-prefix", "ref_pk_"],
+    ] {
+        let output = Command::new(BIN)
+            .args(["http", "--issuer", "http://127.0.0.1:9"])
+            .args(args)
+            .env_remove("AUTHCONFORM_REFERENCE_FAULT")
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.is_empty() && !stderr.contains("hidden"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn created_keys_use_the_configured_prefixes() {
+    let args = [
+        FIXTURE,
+        &[
+            "--secret-prefix",
+            "acme_sk_",
+            "--publishable-prefix",
+            "acme_pk_",
+        ],
+    ];
+    let s = Server::start_with(&args.concat(), &[]);
+    let created = s.post(
+        KEYS_A,
+        Cred::Key(ADMIN_A),
+        json!({ "name": "x", "role": "admin" }),
+    );
+    let key = created.await.json()["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("acme_sk_") && key.len() == 40, "{key}");
+    s.get(KEYS_A, Cred::Key(&key))
+        .await
+        .assert_status(200, "created key works");
+}
