@@ -330,13 +330,10 @@ fn api_key_credential(state: &AppState, headers: &HeaderMap) -> Option<Authentic
     }
 }
 
-/// Authenticates an MCP request by its OAuth bearer token (or, under the
-/// `session-authenticates` fault, by its session).
-async fn oauth_credential(
-    state: &AppState,
-    request: &http::request::Parts,
-    session_owner: Option<&SessionOwner>,
-) -> Authenticated {
+/// Reads the OAuth credential of an MCP request (the Authorization field, or
+/// the access_token query parameter under its fault); several credentials are
+/// malformed.
+fn read_oauth_credential(state: &AppState, request: &http::request::Parts) -> Credential {
     let faults = &state.faults;
     let lenient_multi = faults.has(Fault::FirstAuthorizationWins);
     let authorizations: Vec<HeaderValue> = request
@@ -346,23 +343,23 @@ async fn oauth_credential(
         .cloned()
         .collect();
     if authorizations.len() > 1 && !lenient_multi {
-        return Err(state.invalid_request("more than one Authorization header field"));
+        return Credential::Malformed("more than one Authorization header field");
     }
     let query_token = query_access_token(&request.uri);
     if !authorizations.is_empty() && !lenient_multi {
         if query_token.is_some() {
-            return Err(state.invalid_request(
+            return Credential::Malformed(
                 "credentials in both the Authorization header and the access_token query parameter",
-            ));
+            );
         }
         if is_form_post(&request.method, &request.headers) {
-            return Err(state.invalid_request(
+            return Credential::Malformed(
                 "credentials in both the Authorization header and a form-encoded body",
-            ));
+            );
         }
     }
 
-    let credential = match authorizations.first() {
+    match authorizations.first() {
         Some(value) => parse_authorization(state, value),
         None => match query_token {
             Some(token) if faults.has(Fault::AcceptQueryToken) => {
@@ -374,7 +371,18 @@ async fn oauth_credential(
             }
             _ => Credential::None,
         },
-    };
+    }
+}
+
+/// Authenticates an MCP request by its OAuth bearer token (or, under the
+/// `session-authenticates` fault, by its session).
+async fn oauth_credential(
+    state: &AppState,
+    request: &http::request::Parts,
+    session_owner: Option<&SessionOwner>,
+) -> Authenticated {
+    let faults = &state.faults;
+    let credential = read_oauth_credential(state, request);
     // The `session-authenticates` fault: a known session stands in for credentials.
     let session_fallback = || {
         faults

@@ -108,9 +108,10 @@ impl Key {
 
     /// The record shown by listings and reads; `show_value` adds the value of a secret key.
     pub(crate) fn record(&self, show_value: bool) -> Value {
-        let hint: String = {
-            let chars: Vec<char> = self.value.chars().collect();
-            chars[chars.len().saturating_sub(4)..].iter().collect()
+        // The last 4 characters, unless that would show half of a short value.
+        let hint = match self.value.len() {
+            0..8 => "",
+            len => &self.value[len - 4..],
         };
         let mut record = json!({
             "id": self.id,
@@ -376,6 +377,10 @@ mod tests {
         assert_eq!(pk["agent"], "agent-1");
         assert!(pk["role"].is_null());
         assert_eq!(ring.listed("org-a", &none).count(), 2);
+        let short = key("short", KeyKind::Secret, "admin", "sk_12345");
+        assert_eq!(short.record(false)["hint"], "2345");
+        let shorter = key("shorter", KeyKind::Secret, "admin", "sk_1234");
+        assert_eq!(shorter.record(false)["hint"], "");
     }
 
     #[test]
