@@ -384,6 +384,13 @@ async fn another_organisation_is_404_for_every_method() {
             reply.assert_error(404, "not_found", "cross-org");
         }
     }
+    let foreign = format!("{KEYS_A}/key-admin-b");
+    let reply = s.delete(&foreign, Cred::Key(ADMIN_A)).await;
+    reply.assert_error(
+        404,
+        "not_found",
+        "another organisation's key under one's own",
+    );
     assert_eq!(s.ids(KEYS_B, Cred::Key(ADMIN_B)).await, ["key-admin-b"]);
     assert_eq!(
         s.ids(&format!("{org_b}/servers"), Cred::Key(ADMIN_B)).await,
