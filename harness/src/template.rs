@@ -2,7 +2,8 @@
 //!
 //! Names are dotted (`mocks.issuer`, `token.valid`, `oauth.call_tool`). `{{` and `}}` stand for literal braces.
 //! Filters derive well-known URLs so scenarios never hard-code paths:
-//! `origin`, `prm_path` (RFC 9728 §3 path insertion), `prm_root`, `as_metadata` (RFC 8414 §3 path insertion).
+//! `origin`, `prm_path` (RFC 9728 §3 path insertion), `prm_root`, `as_metadata` (RFC 8414 §3 path insertion);
+//! and `upper` (a value in upper case, e.g. a role name spelled differently).
 
 use std::collections::BTreeMap;
 
@@ -148,12 +149,13 @@ pub fn apply_filter(filter: &str, value: &str) -> Result<String, TemplateError> 
                 _ => format!("{origin}/.well-known/oauth-authorization-server{path}"),
             })
         }
+        "upper" => Ok(value.to_uppercase()),
         other => Err(TemplateError::UnknownFilter(other.to_string())),
     }
 }
 
 /// The filters [`apply_filter`] knows.
-pub const FILTERS: &[&str] = &["origin", "prm_path", "prm_root", "as_metadata"];
+pub const FILTERS: &[&str] = &["origin", "prm_path", "prm_root", "as_metadata", "upper"];
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,10 @@ pub struct HeaderExpect {
     /// The header is absent (`absent = true`).
     #[serde(default)]
     pub absent: bool,
+    /// If present, the value is none of these (templates), e.g. a foreign origin or `*` in
+    /// `Access-Control-Allow-Origin`.
+    #[serde(default)]
+    pub none_of: Vec<String>,
 }
 
 /// `header = [...]`: every listed header expectation holds.
@@ -39,7 +43,7 @@ impl Expectation for HeaderExpects {
                     "`absent` excludes a value to compare",
                 ));
             }
-            for v in h.equals.iter().chain(h.contains.iter()) {
+            for v in h.equals.iter().chain(h.contains.iter()).chain(&h.none_of) {
                 cx.template(&at("equals"), v)?;
             }
         }
@@ -65,6 +69,17 @@ fn one(h: &HeaderExpect, r: &crate::exchange::Response, vars: &Vars) -> Result<(
             Some(_) => Err((format!("no `{}` header", h.name), shown)),
             None => Ok(()),
         };
+    }
+    if !h.none_of.is_empty() {
+        for bad in &h.none_of {
+            let bad = expand(vars, bad)?;
+            if got.is_some_and(|g| g.trim() == bad) {
+                return Err((format!("`{}` other than `{bad}`", h.name), shown));
+            }
+        }
+        if h.starts_with.is_none() && h.equals.is_none() && h.contains.is_none() {
+            return Ok(());
+        }
     }
     if let Some(prefix) = &h.starts_with
         && !got.is_some_and(|g| {
@@ -134,6 +149,8 @@ mod tests {
         assert!(judge("{ name = \"x-missing\", absent = true }", &r).is_ok());
         assert!(judge("{ name = \"vary\", absent = true }", &r).is_err());
         assert!(judge("{ name = \"x-missing\" }", &r).is_err());
+        assert!(judge("{ name = \"x-missing\", none_of = [\"*\"] }", &r).is_ok());
+        assert!(judge("{ name = \"vary\", none_of = [\"*\"] }", &r).is_ok());
     }
 
     #[test]
@@ -144,6 +161,7 @@ mod tests {
             equals: Some("v".into()),
             contains: None,
             absent: true,
+            none_of: vec![],
         }]);
         assert_eq!(
             e.validate(&ValidateCx::default()).unwrap_err().field,

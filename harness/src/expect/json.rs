@@ -89,7 +89,7 @@ impl Expectation for JsonExpects {
                 cx.template(&format!("[{i}]"), v)?;
             }
             cx.template(&format!("[{i}].pointer"), &j.pointer)?;
-            if !j.pointer.is_empty() && !j.pointer.starts_with('/') {
+            if !j.pointer.is_empty() && !j.pointer.starts_with(['/', '{']) {
                 return Err(Invalid::new(
                     format!("[{i}].pointer"),
                     "a JSON pointer is empty or starts with `/`",

@@ -84,10 +84,10 @@ impl Scenario {
                 ));
             }
         }
-        if !self.operations.is_empty() && !self.surfaces.iter().any(|s| s == "rest") {
+        if !self.operations.is_empty() && !self.needed_surfaces().contains("rest") {
             return Err(Invalid::new(
                 "operations",
-                "operations need `surfaces = [\"rest\"]`",
+                "operations need the `rest` surface (`surfaces = [\"rest\"]`, or a `rest` step)",
             ));
         }
         Ok(())

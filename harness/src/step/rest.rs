@@ -271,6 +271,7 @@ impl Kind for RestStep {
             ("op", self.op.as_ref()),
             ("value", self.value.as_ref()),
             ("fixtures", self.fixtures.as_ref()),
+            ("body", self.body.as_ref()),
         ]
         .into_iter()
         .chain(self.vars.values().map(|v| ("vars", Some(v))))
