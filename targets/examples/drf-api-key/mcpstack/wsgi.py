@@ -1,0 +1,9 @@
+"""WSGI config for the example API."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpstack.settings")
+
+application = get_wsgi_application()
