@@ -230,7 +230,8 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         groups: &groups,
     };
     let mut checks = judge::judge_all(s, &evidence, &env.redactor, &shared.catalog);
-    checks.push(secrets::check(&evidence, &env.redactor, &env.revealed));
+    let public = shared.cfg.target.public_keys();
+    checks.push(secrets::check(&evidence, &env.redactor, &env.revealed, &public));
     let transcript = transcript(&records, &env.redactor);
     let transcript_text = crate::transcript::render(&records, &checks, &env.redactor, &env.norm);
     if let Some(p) = env.process.take() {

@@ -20,9 +20,14 @@ pub const WHAT: &str = "global: no credential the harness knows appears in any r
 const MAX_LISTED: usize = 5;
 
 /// Judges the global secret check over every step of `ev`; `revealed` pairs a secret with a step allowed to
-/// show it.
-pub fn check(ev: &Evidence<'_>, redactor: &Redactor, revealed: &[(String, String)]) -> CheckResult {
-    let leaks = leaks(ev, redactor, revealed);
+/// show it; `public` values (publishable keys) are not secrets.
+pub fn check(
+    ev: &Evidence<'_>,
+    redactor: &Redactor,
+    revealed: &[(String, String)],
+    public: &[String],
+) -> CheckResult {
+    let leaks = leaks(ev, redactor, revealed, public);
     let mut result = CheckResult {
         requirement: REQUIREMENT.into(),
         // A live credential reaching output is a disclosure, not the catalog's SHOULD about echoing garbage:
@@ -64,11 +69,13 @@ fn leaks(
     ev: &Evidence<'_>,
     redactor: &Redactor,
     revealed: &[(String, String)],
+    public: &[String],
 ) -> Vec<(String, String)> {
     let secrets: Vec<&(String, String)> = redactor
         .pairs()
         .iter()
         .filter(|(_, p)| p.starts_with("[KEY:") || p.starts_with("[TOKEN:"))
+        .filter(|(s, _)| !public.iter().any(|p| p.contains(s.as_str())))
         .collect();
     let mut out = Vec::new();
     for (step, record) in ev.records {
@@ -150,6 +157,7 @@ mod tests {
         let mut r = Redactor::default();
         r.add("sk_live_secret_1", "[KEY:dev]");
         r.add("session-handle-1", "[SESSION:1]");
+        r.add("pk_public_value_1", "[KEY:pk]");
         let journal = Vec::new();
         let groups = BTreeMap::new();
         let vars = crate::template::Vars::default();
@@ -160,7 +168,7 @@ mod tests {
             exited: None,
             groups: &groups,
         };
-        check(&ev, &r, revealed)
+        check(&ev, &r, revealed, &["pk_public_value_1".to_string()])
     }
 
     #[test]
@@ -195,6 +203,7 @@ mod tests {
                 http("{\"key\": \"sk_live_secret_1\"}", "x"),
             ),
             ("s".to_string(), http("session-handle-1", "x")),
+            ("p".to_string(), http("pk_public_value_1", "x")),
         ];
         let ok = judge(&recs, &[("sk_live_secret_1".into(), "create".into())]);
         assert_eq!(ok.outcome, Outcome::Pass);

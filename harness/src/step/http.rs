@@ -78,6 +78,7 @@ impl Kind for HttpStep {
             }
         }
         for (n, v) in &self.headers {
+            cx.template("headers", n)?;
             cx.template("headers", v)?;
             let bad = |s: &str| s.bytes().any(|b| b < 0x20 && b != b'\t');
             if !self.raw && (bad(n) || bad(v)) {
@@ -201,7 +202,7 @@ pub fn build_request(h: &HttpStep, vars: &Vars) -> Result<SentRequest, TemplateE
     let url = vars.expand(&h.url)?;
     let mut explicit = Vec::new();
     for (n, v) in &h.headers {
-        explicit.push((n.clone(), vars.expand(v)?));
+        explicit.push((vars.expand(n)?, vars.expand(v)?));
     }
     let has = |name: &str| {
         explicit

@@ -180,7 +180,7 @@ impl RestStep {
             }
         }
         for (n, v) in &self.headers {
-            headers.push((n.clone(), super::expand(vars, v)?));
+            headers.push((super::expand(vars, n)?, super::expand(vars, v)?));
         }
         let request = SentRequest {
             method: self.method.clone().unwrap_or(method),

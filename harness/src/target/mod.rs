@@ -269,6 +269,16 @@ impl Target {
             .collect()
     }
 
+    /// The values of publishable keys: credentials, so redacted like any other, but public by design (shipped
+    /// in browser code and listed again on request, HYG-002), so not secrets the global check looks for.
+    pub fn public_keys(&self) -> Vec<String> {
+        self.principals
+            .values()
+            .filter(|p| p.kind == PrincipalKind::PublishableKey)
+            .filter_map(|p| p.key.as_ref()?.resolve())
+            .collect()
+    }
+
     /// Template variables the target itself provides to scenarios (`oauth.*`, `scope.*`, `mcp_version`,
     /// `cred.*`, `key.*`).
     ///
