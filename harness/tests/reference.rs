@@ -73,6 +73,61 @@ async fn secrets_never_reach_reports() {
     }
 }
 
+/// The global secret check (HYG-004, run in every scenario) fails, naming the step and the placeholder and
+/// never the key, wherever a fault echoes a key: in REST error bodies (api-key, roles, secrets-hygiene) and
+/// in a stdio server's errors and logs (key-scope); the clean reference passes it everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_secret_check_names_the_placeholder_in_every_profile() {
+    let global = |report: &RunReport| -> Vec<(String, String, Outcome, String)> {
+        report
+            .scenarios
+            .iter()
+            .flat_map(|s| {
+                s.checks
+                    .iter()
+                    .filter(|c| c.what.starts_with("global:"))
+                    .map(move |c| {
+                        let got = c
+                            .mismatch
+                            .as_ref()
+                            .map(|m| m.got.clone())
+                            .unwrap_or_default();
+                        (s.profile.clone(), s.id.clone(), c.outcome, got)
+                    })
+            })
+            .collect()
+    };
+    let clean = run(&[], None).await;
+    let all = global(&clean);
+    assert_eq!(
+        all.len(),
+        clean.scenarios.len(),
+        "one global check per scenario"
+    );
+    assert!(all.iter().all(|g| g.2 == Outcome::Pass), "{all:?}");
+
+    let echoed = run(&["echo-key-in-error"], None).await;
+    assert_eq!(echoed.exit_code(), 1);
+    let failed: Vec<_> = global(&echoed)
+        .into_iter()
+        .filter(|g| g.2 == Outcome::Fail)
+        .collect();
+    let profiles: BTreeSet<&str> = failed.iter().map(|g| g.0.as_str()).collect();
+    for p in ["api-key", "roles", "key-scope", "secrets-hygiene"] {
+        assert!(profiles.contains(p), "no global failure in {p}: {failed:?}");
+    }
+    let secrets = common::reference_target().secrets();
+    for (_, id, _, got) in &failed {
+        assert!(
+            got.contains("step `") && got.contains("[KEY:"),
+            "{id}: {got}"
+        );
+        for (secret, _) in &secrets {
+            assert!(!got.contains(secret.as_str()), "{id} shows a secret");
+        }
+    }
+}
+
 /// Fault → (scenario, requirement, outcome that requirement's worst check must have).
 const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
     (
@@ -277,6 +332,162 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "mask-upstream-403",
         "key-scope/partner-key-bounded",
         "SCOPE-004",
+        Outcome::Fail,
+    ),
+    (
+        "accept-revoked",
+        "api-key/revoked-key",
+        "APIKEY-003",
+        Outcome::Fail,
+    ),
+    (
+        "revocation-lag",
+        "api-key/revoked-key",
+        "APIKEY-003",
+        Outcome::Fail,
+    ),
+    (
+        "invalid-as-403",
+        "api-key/missing-key",
+        "APIKEY-001",
+        Outcome::Fail,
+    ),
+    (
+        "invalid-as-403",
+        "api-key/invalid-keys",
+        "APIKEY-002",
+        Outcome::Fail,
+    ),
+    (
+        "invalid-as-403",
+        "api-key/blank-and-padded",
+        "APIKEY-007",
+        Outcome::Fail,
+    ),
+    (
+        "invalid-as-403",
+        "api-key/duplicate-credentials",
+        "APIKEY-009",
+        Outcome::Fail,
+    ),
+    (
+        "invalid-as-403",
+        "roles/authentication-first",
+        "ROLE-002",
+        Outcome::Fail,
+    ),
+    (
+        "fold-full-width-key",
+        "api-key/key-mutants",
+        "APIKEY-002",
+        Outcome::Fail,
+    ),
+    (
+        "role-not-enforced",
+        "api-key/header-forms",
+        "APIKEY-005",
+        Outcome::Fail,
+    ),
+    (
+        "wrong-401-scheme",
+        "api-key/mcp-key",
+        "APIKEY-011",
+        Outcome::Fail,
+    ),
+    (
+        "role-not-enforced",
+        "roles/limited-role-denied",
+        "ROLE-001",
+        Outcome::Fail,
+    ),
+    (
+        "forbidden-as-401",
+        "roles/limited-role-denied",
+        "ROLE-001",
+        Outcome::Fail,
+    ),
+    (
+        "developer-read-only",
+        "roles/limited-role-allowed",
+        "ROLE-003",
+        Outcome::Fail,
+    ),
+    (
+        "self-escalation",
+        "roles/no-self-escalation",
+        "ROLE-004",
+        Outcome::Fail,
+    ),
+    (
+        "forbidden-as-401",
+        "roles/same-role-same-decisions",
+        "ROLE-006",
+        Outcome::Fail,
+    ),
+    (
+        "cross-org-read",
+        "key-scope/organization-bound",
+        "SCOPE-005",
+        Outcome::Fail,
+    ),
+    (
+        "object-org-unchecked",
+        "key-scope/object-reference",
+        "SCOPE-006",
+        Outcome::Fail,
+    ),
+    (
+        "publishable-any-agent",
+        "key-scope/publishable-agent",
+        "SCOPE-007",
+        Outcome::Fail,
+    ),
+    (
+        "owner-not-checked",
+        "key-scope/owner-only",
+        "SCOPE-008",
+        Outcome::Fail,
+    ),
+    (
+        "list-shows-secret",
+        "secrets-hygiene/secret-shown-once",
+        "HYG-001",
+        Outcome::Fail,
+    ),
+    (
+        "list-shows-secret",
+        "secrets-hygiene/publishable-retrievable",
+        "HYG-002",
+        Outcome::Fail,
+    ),
+    (
+        "echo-key-in-error",
+        "secrets-hygiene/no-echo",
+        "HYG-004",
+        Outcome::Warn,
+    ),
+    (
+        "accept-key-in-query",
+        "secrets-hygiene/no-key-in-query",
+        "HYG-005",
+        Outcome::Fail,
+    ),
+    (
+        "publishable-on-management",
+        "secrets-hygiene/publishable-not-secret",
+        "HYG-007",
+        Outcome::Fail,
+    ),
+    (
+        "prefix-decides-type",
+        "secrets-hygiene/prefix-is-not-type",
+        "HYG-008",
+        Outcome::Fail,
+    ),
+    (
+        "cors-reflect-origin",
+        "secrets-hygiene/secret-keys-not-cross-origin",
+        "HYG-010",
         Outcome::Fail,
     ),
 ];

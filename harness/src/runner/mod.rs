@@ -231,7 +231,12 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     };
     let mut checks = judge::judge_all(s, &evidence, &env.redactor, &shared.catalog);
     let public = shared.cfg.target.public_keys();
-    checks.push(secrets::check(&evidence, &env.redactor, &env.revealed, &public));
+    checks.push(secrets::check(
+        &evidence,
+        &env.redactor,
+        &env.revealed,
+        &public,
+    ));
     let transcript = transcript(&records, &env.redactor);
     let transcript_text = crate::transcript::render(&records, &checks, &env.redactor, &env.norm);
     if let Some(p) = env.process.take() {

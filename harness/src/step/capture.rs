@@ -22,6 +22,9 @@ pub struct Capture {
     /// The value changes from run to run (an ID the target assigned): shown as `[ID:NAME]` in transcripts.
     #[serde(default)]
     pub stable: bool,
+    /// Only from responses with one of these statuses (e.g. `[201]`: what a step over a set of operations
+    /// created).
+    pub status: Option<Vec<u16>>,
 }
 
 impl Capture {
@@ -65,6 +68,12 @@ impl Capture {
 
     fn take(&self, record: &Record, vars: &Vars) -> Option<String> {
         let view = record.view();
+        if let Some(want) = &self.status {
+            let got = view.response.and_then(Result::ok).map(|r| r.status);
+            if !got.is_some_and(|s| want.contains(&s)) {
+                return None;
+            }
+        }
         if let Some(p) = &self.json {
             let v = view.json()?;
             let p = vars.expand(p).ok()?;
@@ -113,6 +122,7 @@ mod tests {
             challenge: None,
             secret: false,
             stable: false,
+            status: None,
         };
         assert!(none.validate().is_err());
         let two = Capture {
@@ -121,6 +131,7 @@ mod tests {
             challenge: None,
             secret: false,
             stable: false,
+            status: None,
         };
         assert!(two.validate().is_err());
     }
