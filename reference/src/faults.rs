@@ -129,11 +129,23 @@ faults! {
     ForbiddenAs401 => "forbidden-as-401":
         "http REST API: role denials are answered 401 (with the challenge) instead of 403",
     InvalidAs403 => "invalid-as-403":
-        "http REST API: unknown, revoked and malformed credentials are answered 403 instead of 401",
+        "http REST API: unknown, revoked and malformed credentials, and requests without any, are answered 403 instead of 401",
     AcceptKeyInQuery => "accept-key-in-query":
         "http REST API: a key in ?api_key=, ?apikey=, ?key=, ?access_token= or ?token= authenticates when no header credential is sent",
     PrefixDecidesType => "prefix-decides-type":
         "http REST API: the key type comes from the presented prefix and the key is found by the rest of the value, so a publishable key's body behind the secret prefix acts as a developer secret key (and vice versa)",
+    FoldFullWidthKey => "fold-full-width-key":
+        "http REST API and X-API-Key on /mcp: full-width forms U+FF01..U+FF5E in a presented key are folded to ASCII before the lookup, so a key with a full-width look-alike character authenticates",
+    DeveloperReadOnly => "developer-read-only":
+        "http REST API: developers are refused (403) on creating servers and agents and deleting agents, which the role may do",
+    CorsReflectOrigin => "cors-reflect-origin":
+        "http REST API: every response reflects the request's Origin with Access-Control-Allow-Credentials: true, and OPTIONS preflights are answered 204 without authentication, granting the requested headers",
+    PublishableAnyAgent => "publishable-any-agent":
+        "http REST API: a publishable key is served the embed configuration of any agent of its organisation, not only its own",
+    OwnerNotChecked => "owner-not-checked":
+        "http REST API: POST /v1/apis/{id}:revise and :rebuild act for any authenticated caller whatever organisation owns the API (reads stay owner-only)",
+    ObjectOrgUnchecked => "object-org-unchecked":
+        "http REST API: api-keys/{id}, servers/{id} and agents/{id} under an organisation the caller may act in find the object by ID alone, whichever organisation owns it",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

@@ -817,9 +817,221 @@ async fn fault_invalid_as_403() {
     s.get(KEYS_A, Cred::Key(USER_A))
         .await
         .assert_error(403, "forbidden", "user as X-API-Key");
-    s.get(KEYS_A, Cred::None)
+    for path in [KEYS_A, "/api/v1/agents/agent-a/config", "/v1/apis"] {
+        s.get(path, Cred::None)
+            .await
+            .assert_error(403, "forbidden", "missing");
+    }
+    let reply = initialize(&s, &[]).await;
+    reply.assert_status(401, "/mcp without credentials is unaffected");
+}
+
+/// `value` with the first `ch` replaced by its full-width form (U+FF01..U+FF5E).
+fn full_width_one(value: &str, ch: char) -> HeaderValue {
+    let wide = char::from_u32(u32::from(ch) + 0xFEE0).unwrap();
+    HeaderValue::from_bytes(value.replacen(ch, &wide.to_string(), 1).as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn fault_fold_full_width_key() {
+    let clean = Server::start(&[]);
+    let s = Server::start(&["fold-full-width-key"]);
+    let key = full_width_one(DEV_A, 'd');
+    let bearer = full_width_one(&format!("Bearer {DEV_A}"), '0');
+    for (server, status) in [(&clean, 401), (&s, 200)] {
+        let request = server
+            .request(Method::GET, KEYS_A, Cred::None)
+            .header("X-API-Key", key.clone());
+        Server::send(request)
+            .await
+            .assert_status(status, "one full-width letter");
+        let request = server
+            .request(Method::GET, KEYS_A, Cred::None)
+            .header("Authorization", bearer.clone());
+        Server::send(request)
+            .await
+            .assert_status(status, "one full-width digit, as Bearer");
+    }
+    for value in [
+        &b"ref_sk_dev_a_0002\xff"[..],
+        "ref_sk_dev_a_0002\u{3000}".as_bytes(),
+    ] {
+        let request = s
+            .request(Method::GET, KEYS_A, Cred::None)
+            .header("X-API-Key", HeaderValue::from_bytes(value).unwrap());
+        Server::send(request).await.assert_error(
+            401,
+            "unauthorized",
+            "invalid UTF-8, outside the range",
+        );
+    }
+}
+
+#[tokio::test]
+async fn fault_developer_read_only() {
+    let s = Server::start(&["developer-read-only"]);
+    let org_a = "/api/v1/organizations/org-a";
+    for kind in ["servers", "agents"] {
+        let path = format!("{org_a}/{kind}");
+        s.get(&path, Cred::Key(DEV_A))
+            .await
+            .assert_status(200, "developer reads");
+        s.post(&path, Cred::Key(DEV_A), json!({ "name": "x" }))
+            .await
+            .assert_error(403, "forbidden", "developer creates");
+        s.post(&path, Cred::Key(ADMIN_A), json!({ "name": "x" }))
+            .await
+            .assert_status(201, "admin creates");
+    }
+    let agent = format!("{org_a}/agents/agent-a2");
+    s.delete(&agent, Cred::Key(DEV_A))
         .await
-        .assert_error(401, "unauthorized", "missing");
+        .assert_error(403, "forbidden", "developer deletes");
+    s.get(&agent, Cred::Key(DEV_A))
+        .await
+        .assert_status(200, "still there");
+}
+
+#[tokio::test]
+async fn fault_cors_reflect_origin() {
+    let evil = "https://evil.example";
+    let clean = Server::start(&[]);
+    let preflight = |s: &Server| {
+        s.request(Method::OPTIONS, KEYS_A, Cred::None)
+            .header("Origin", evil)
+            .header("Access-Control-Request-Method", "DELETE")
+            .header("Access-Control-Request-Headers", "x-api-key")
+    };
+    let reply = Server::send(preflight(&clean)).await;
+    reply.assert_status(405, "clean: no OPTIONS handling");
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    let with_origin =
+        |s: &Server, cred| s.request(Method::GET, KEYS_A, cred).header("Origin", evil);
+    let reply = Server::send(with_origin(&clean, Cred::Key(DEV_A))).await;
+    reply.assert_status(200, "clean: served");
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+
+    let s = Server::start(&["cors-reflect-origin"]);
+    let reply = Server::send(preflight(&s)).await;
+    reply.assert_status(204, "preflight without credentials");
+    assert_eq!(reply.header("access-control-allow-origin"), Some(evil));
+    assert_eq!(
+        reply.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    assert_eq!(
+        reply.header("access-control-allow-headers"),
+        Some("x-api-key")
+    );
+    for (cred, status) in [(Cred::Key(DEV_A), 200), (Cred::None, 401)] {
+        let reply = Server::send(with_origin(&s, cred)).await;
+        reply.assert_status(status, "request");
+        assert_eq!(reply.header("access-control-allow-origin"), Some(evil));
+        assert_eq!(
+            reply.header("access-control-allow-credentials"),
+            Some("true")
+        );
+    }
+    let embed = s
+        .request(
+            Method::GET,
+            "/api/v1/agents/agent-a/config",
+            Cred::Key(PK_A),
+        )
+        .header("Origin", evil);
+    let reply = Server::send(embed).await;
+    reply.assert_error(403, "forbidden", "the embed route still checks the origin");
+    assert_eq!(reply.header("access-control-allow-origin"), Some(evil));
+}
+
+#[tokio::test]
+async fn fault_publishable_any_agent() {
+    let s = Server::start(&["publishable-any-agent"]);
+    let reply = s
+        .get("/api/v1/agents/agent-a/config", Cred::Key(PK_A2))
+        .await;
+    reply.assert_status(200, "another agent of the organisation");
+    assert_eq!(reply.json(), json!({ "agent": "agent-a", "org": "org-a" }));
+    let other = s
+        .request(
+            Method::GET,
+            "/api/v1/agents/agent-a2/config",
+            Cred::Key(PK_A),
+        )
+        .header("Origin", ORIGIN);
+    Server::send(other)
+        .await
+        .assert_status(200, "from the key's own origin");
+    for (path, what) in [
+        (
+            "/api/v1/agents/agent-b/config",
+            "another organisation's agent",
+        ),
+        ("/api/v1/agents/agent-zz/config", "no such agent"),
+    ] {
+        s.get(path, Cred::Key(PK_A2))
+            .await
+            .assert_error(403, "forbidden", what);
+    }
+    s.get("/api/v1/agents/agent-a/config", Cred::Key(DEV_A))
+        .await
+        .assert_error(403, "forbidden", "still publishable keys only");
+}
+
+#[tokio::test]
+async fn fault_owner_not_checked() {
+    let s = Server::start(&["owner-not-checked"]);
+    let reply = s
+        .post("/v1/apis/api-b:revise", Cred::Key(DEV_A), json!({}))
+        .await;
+    assert_eq!(
+        reply.json(),
+        json!({ "id": "api-b", "version": 2, "rebuilds": 0 })
+    );
+    let reply = s
+        .post("/v1/apis/api-b:rebuild", Cred::Bearer(USER_A), json!({}))
+        .await;
+    assert_eq!(
+        reply.json(),
+        json!({ "id": "api-b", "version": 2, "rebuilds": 1 })
+    );
+    s.get("/v1/apis/api-b", Cred::Key(DEV_A))
+        .await
+        .assert_error(404, "not_found", "reads stay owner-only");
+    let b = s.get("/v1/apis/api-b", Cred::Key(ADMIN_B)).await;
+    assert_eq!(b.json()["version"], 2);
+}
+
+#[tokio::test]
+async fn fault_object_org_unchecked() {
+    let s = Server::start(&["object-org-unchecked"]);
+    let org_a = "/api/v1/organizations/org-a";
+    let key = s
+        .get(&format!("{KEYS_A}/key-admin-b"), Cred::Key(DEV_A))
+        .await;
+    key.assert_status(200, "org-b's key under org-a");
+    assert_eq!(key.json()["id"], "key-admin-b");
+    for path in ["servers/srv-b", "agents/agent-b"] {
+        let reply = s.get(&format!("{org_a}/{path}"), Cred::Key(DEV_A)).await;
+        reply.assert_status(200, path);
+    }
+    s.get(&format!("{KEYS_B}/key-admin-b"), Cred::Key(ADMIN_A))
+        .await
+        .assert_error(404, "not_found", "the path's organisation is still checked");
+    s.delete(&format!("{KEYS_A}/key-admin-b"), Cred::Key(ADMIN_A))
+        .await
+        .assert_status(204, "revoked through org-a's path");
+    s.get(KEYS_B, Cred::Key(ADMIN_B)).await.assert_error(
+        401,
+        "unauthorized",
+        "org-b's key is revoked",
+    );
+    s.delete(&format!("{org_a}/agents/agent-b"), Cred::Key(DEV_A))
+        .await
+        .assert_status(204, "org-b's agent deleted through org-a's path");
+    s.get(&format!("{KEYS_A}/key-user-a"), Cred::Key(DEV_A))
+        .await
+        .assert_error(404, "not_found", "user tokens are still not keys");
 }
 
 #[tokio::test]

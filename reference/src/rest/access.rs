@@ -58,7 +58,7 @@ impl Rest {
         headers: &HeaderMap,
         query: Option<&str>,
     ) -> Result<Caller, Refusal> {
-        let presented = match extract(headers) {
+        let presented = match extract(headers, self.faults.has(Fault::FoldFullWidthKey)) {
             Extracted::Found(presented) => presented,
             Extracted::Conflict => return Err(Refusal::InvalidRequest),
             Extracted::Malformed(raw) => return Err(self.rejected(&raw)),
@@ -66,7 +66,7 @@ impl Rest {
                 let in_query = query.filter(|_| self.faults.has(Fault::AcceptKeyInQuery));
                 in_query
                     .and_then(from_query)
-                    .ok_or(Refusal::Unauthorized(None))?
+                    .ok_or_else(|| self.missing())?
             }
         };
         match self
@@ -87,6 +87,15 @@ impl Rest {
         self.faults
             .has(Fault::EchoKeyInError)
             .then(|| presented.to_owned())
+    }
+
+    /// The refusal of a request without a credential.
+    fn missing(&self) -> Refusal {
+        if self.faults.has(Fault::InvalidAs403) {
+            Refusal::Forbidden(None)
+        } else {
+            Refusal::Unauthorized(None)
+        }
     }
 
     /// The refusal of an unknown, revoked or malformed credential.
@@ -144,6 +153,27 @@ impl Rest {
             Ok(())
         } else {
             Err(self.role_denied(caller))
+        }
+    }
+
+    /// Whether the caller may create or delete servers and agents in `org`:
+    /// [`Need::Write`], and under `developer-read-only` not as a developer.
+    pub(crate) fn authorize_object_write(&self, caller: &Caller, org: &str) -> Result<(), Refusal> {
+        self.authorize(caller, org, Need::Write)?;
+        let (_, role) = self.member(caller)?;
+        if role == DEVELOPER && self.faults.has(Fault::DeveloperReadOnly) {
+            Err(self.role_denied(caller))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The organisation to look the object `{id}` up in under `{org}`: `org`,
+    /// or under `object-org-unchecked` the object's `owner` when it has one.
+    pub(crate) fn object_org(&self, org: &str, owner: Option<&str>) -> String {
+        match owner {
+            Some(owner) if self.faults.has(Fault::ObjectOrgUnchecked) => owner.to_owned(),
+            _ => org.to_owned(),
         }
     }
 

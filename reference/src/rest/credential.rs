@@ -2,6 +2,8 @@
 //! `Authorization: Bearer` field (never the query string, except under the
 //! `accept-key-in-query` fault).
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, header};
 
 /// The API-key header (field names are case-insensitive).
@@ -56,8 +58,38 @@ pub(crate) fn is_credential_byte(b: u8) -> bool {
     (0x21..=0x7E).contains(&b) && b != b','
 }
 
-/// Trims SP and HTAB; the rest must be non-empty and made of credential bytes.
-fn clean(raw: &[u8]) -> Result<String, String> {
+/// Folds the full-width forms U+FF01..=U+FF5E of UTF-8 `raw` to their ASCII
+/// counterparts (the `fold-full-width-key` fault); invalid UTF-8 is left as is.
+fn fold_full_width(raw: &[u8]) -> Cow<'_, [u8]> {
+    const FULL_WIDTH: std::ops::RangeInclusive<u32> = 0xFF01..=0xFF5E;
+    const OFFSET: u32 = 0xFF01 - 0x21;
+    match std::str::from_utf8(raw) {
+        Ok(text) if text.chars().any(|c| FULL_WIDTH.contains(&u32::from(c))) => {
+            let folded: String = text
+                .chars()
+                .map(|c| {
+                    let code = u32::from(c);
+                    if FULL_WIDTH.contains(&code) {
+                        char::from_u32(code - OFFSET).unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            Cow::Owned(folded.into_bytes())
+        }
+        _ => Cow::Borrowed(raw),
+    }
+}
+
+/// Trims SP and HTAB; the rest must be non-empty and made of credential bytes
+/// (checked after folding full-width forms when `fold` is set).
+fn clean(raw: &[u8], fold: bool) -> Result<String, String> {
+    let raw = if fold {
+        fold_full_width(raw)
+    } else {
+        Cow::Borrowed(raw)
+    };
     let is_pad = |b: &u8| *b == b' ' || *b == b'\t';
     let start = raw.iter().position(|b| !is_pad(b)).unwrap_or(raw.len());
     let end = raw
@@ -74,10 +106,10 @@ fn clean(raw: &[u8]) -> Result<String, String> {
 }
 
 /// Reads `Authorization`: scheme `Bearer` (any case), one or more spaces, the value.
-fn bearer(raw: &[u8]) -> Extracted {
+fn bearer(raw: &[u8], fold: bool) -> Extracted {
     let scheme_end = raw.iter().position(|b| *b == b' ').unwrap_or(raw.len());
     let (scheme, rest) = raw.split_at(scheme_end);
-    match clean(rest) {
+    match clean(rest, fold) {
         Ok(value) if scheme.eq_ignore_ascii_case(b"bearer") => Extracted::Found(Presented {
             source: Source::Bearer,
             value,
@@ -86,8 +118,8 @@ fn bearer(raw: &[u8]) -> Extracted {
     }
 }
 
-fn api_key(raw: &[u8]) -> Extracted {
-    match clean(raw) {
+fn api_key(raw: &[u8], fold: bool) -> Extracted {
+    match clean(raw, fold) {
         Ok(value) => Extracted::Found(Presented {
             source: Source::ApiKeyHeader,
             value,
@@ -96,14 +128,15 @@ fn api_key(raw: &[u8]) -> Extracted {
     }
 }
 
-/// The credential of a request from `X-API-Key` or `Authorization: Bearer`.
-pub(crate) fn extract(headers: &HeaderMap) -> Extracted {
+/// The credential of a request from `X-API-Key` or `Authorization: Bearer`;
+/// `fold` folds full-width forms first (the `fold-full-width-key` fault).
+pub(crate) fn extract(headers: &HeaderMap, fold: bool) -> Extracted {
     let keys: Vec<_> = headers.get_all(API_KEY_HEADER).iter().collect();
     let auths: Vec<_> = headers.get_all(header::AUTHORIZATION).iter().collect();
     match (keys.as_slice(), auths.as_slice()) {
         ([], []) => Extracted::Missing,
-        ([key], []) => api_key(key.as_bytes()),
-        ([], [auth]) => bearer(auth.as_bytes()),
+        ([key], []) => api_key(key.as_bytes(), fold),
+        ([], [auth]) => bearer(auth.as_bytes(), fold),
         _ => Extracted::Conflict,
     }
 }
@@ -111,9 +144,9 @@ pub(crate) fn extract(headers: &HeaderMap) -> Extracted {
 /// The credential of an MCP request from `X-API-Key` alone: `Missing` when
 /// there is no such field (whatever `Authorization` holds), `Conflict` when
 /// there are several or an `Authorization` field too.
-pub(crate) fn extract_api_key(headers: &HeaderMap) -> Extracted {
+pub(crate) fn extract_api_key(headers: &HeaderMap, fold: bool) -> Extracted {
     if headers.contains_key(API_KEY_HEADER) {
-        extract(headers)
+        extract(headers, fold)
     } else {
         Extracted::Missing
     }
@@ -123,7 +156,7 @@ pub(crate) fn extract_api_key(headers: &HeaderMap) -> Extracted {
 pub(crate) fn from_query(query: &str) -> Option<Presented> {
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| QUERY_KEY_PARAMS.contains(&name.as_ref()))
-        .and_then(|(_, value)| clean(value.as_bytes()).ok())
+        .and_then(|(_, value)| clean(value.as_bytes(), false).ok())
         .map(|value| Presented {
             source: Source::Query,
             value,
@@ -158,7 +191,10 @@ mod tests {
     fn x_api_key_in_any_case_is_read_and_trimmed() {
         for name in ["X-API-Key", "x-api-key", "X-Api-KEY"] {
             let h = headers(&[(name, b" \tref_sk_abc\t ")]);
-            assert_eq!(extract(&h), found(Source::ApiKeyHeader, "ref_sk_abc"));
+            assert_eq!(
+                extract(&h, false),
+                found(Source::ApiKeyHeader, "ref_sk_abc")
+            );
         }
     }
 
@@ -166,7 +202,7 @@ mod tests {
     fn bearer_scheme_is_case_insensitive_with_one_or_more_spaces() {
         for value in ["Bearer tok", "bearer tok", "BEARER   tok", "Bearer tok \t"] {
             let h = headers(&[("authorization", value.as_bytes())]);
-            assert_eq!(extract(&h), found(Source::Bearer, "tok"), "{value}");
+            assert_eq!(extract(&h, false), found(Source::Bearer, "tok"), "{value}");
         }
     }
 
@@ -181,7 +217,10 @@ mod tests {
             b"Bearer\ttok",
         ] {
             let h = headers(&[("authorization", value)]);
-            assert!(matches!(extract(&h), Extracted::Malformed(_)), "{value:?}");
+            assert!(
+                matches!(extract(&h, false), Extracted::Malformed(_)),
+                "{value:?}"
+            );
         }
         for value in [
             &b""[..],
@@ -193,36 +232,69 @@ mod tests {
             b"\xff",
         ] {
             let h = headers(&[("X-API-Key", value)]);
-            assert!(matches!(extract(&h), Extracted::Malformed(_)), "{value:?}");
+            assert!(
+                matches!(extract(&h, false), Extracted::Malformed(_)),
+                "{value:?}"
+            );
         }
         // Bytes a HeaderValue cannot hold (hyper refuses them first) are refused too.
         for value in [&b"a\x00b"[..], b"a\x01b", b"a\x7fb", b"\r\n"] {
-            assert!(clean(value).is_err(), "{value:?}");
+            assert!(clean(value, false).is_err(), "{value:?}");
         }
-        assert_eq!(clean(b"\t a!~ \t").as_deref(), Ok("a!~"));
+        assert_eq!(clean(b"\t a!~ \t", false).as_deref(), Ok("a!~"));
+    }
+
+    #[test]
+    fn full_width_forms_fold_only_when_asked() {
+        // "ｒｅｆ_sk！～" with U+FF52, U+FF45, U+FF46, U+FF01 and U+FF5E.
+        let value = "\u{ff52}\u{ff45}\u{ff46}_sk\u{ff01}\u{ff5e}";
+        let h = headers(&[("X-API-Key", value.as_bytes())]);
+        assert!(matches!(extract(&h, false), Extracted::Malformed(_)));
+        assert_eq!(extract(&h, true), found(Source::ApiKeyHeader, "ref_sk!~"));
+        let bearer = "Bearer  k\u{ff10}y ";
+        let h = headers(&[("authorization", bearer.as_bytes())]);
+        assert_eq!(extract(&h, true), found(Source::Bearer, "k0y"));
+        // Outside the range, a folded comma, and invalid UTF-8 stay malformed.
+        for value in [
+            "a\u{ff00}b".as_bytes(),
+            "a\u{ff5f}b".as_bytes(),
+            "a\u{3000}b".as_bytes(),
+            "a\u{ff0c}b".as_bytes(),
+            b"a\xef\xbc",
+            b"\xff\xbc\x81",
+        ] {
+            let h = headers(&[("X-API-Key", value)]);
+            assert!(
+                matches!(extract(&h, true), Extracted::Malformed(_)),
+                "{value:?}"
+            );
+        }
     }
 
     #[test]
     fn several_fields_conflict() {
         let two_keys = headers(&[("X-API-Key", b"a"), ("x-api-key", b"a")]);
-        assert_eq!(extract(&two_keys), Extracted::Conflict);
+        assert_eq!(extract(&two_keys, false), Extracted::Conflict);
         let two_auths = headers(&[
             ("authorization", b"Bearer a"),
             ("Authorization", b"Bearer b"),
         ]);
-        assert_eq!(extract(&two_auths), Extracted::Conflict);
+        assert_eq!(extract(&two_auths, false), Extracted::Conflict);
         let both = headers(&[("X-API-Key", b"a"), ("authorization", b"Bearer a")]);
-        assert_eq!(extract(&both), Extracted::Conflict);
-        assert_eq!(extract_api_key(&both), Extracted::Conflict);
-        assert_eq!(extract(&HeaderMap::new()), Extracted::Missing);
+        assert_eq!(extract(&both, false), Extracted::Conflict);
+        assert_eq!(extract_api_key(&both, false), Extracted::Conflict);
+        assert_eq!(extract(&HeaderMap::new(), false), Extracted::Missing);
     }
 
     #[test]
     fn mcp_reads_only_the_api_key_field() {
         let auth = headers(&[("authorization", b"Bearer a")]);
-        assert_eq!(extract_api_key(&auth), Extracted::Missing);
+        assert_eq!(extract_api_key(&auth, false), Extracted::Missing);
         let key = headers(&[("x-api-key", b"k")]);
-        assert_eq!(extract_api_key(&key), found(Source::ApiKeyHeader, "k"));
+        assert_eq!(
+            extract_api_key(&key, false),
+            found(Source::ApiKeyHeader, "k")
+        );
     }
 
     #[test]

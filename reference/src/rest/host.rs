@@ -45,18 +45,19 @@ pub(crate) async fn read(
 }
 
 /// `POST /v1/apis/{id}:revise` (version + 1) or `POST /v1/apis/{id}:rebuild`
-/// (rebuilds + 1), for the owner only.
+/// (rebuilds + 1), for the owner only (anyone under `owner-not-checked`).
 pub(crate) async fn act(
     State(rest): State<Arc<Rest>>,
     caller: Caller,
     Path(id_action): Path<String>,
 ) -> Reply {
     let org = rest.host_org(&caller)?;
+    let any_owner = rest.faults.has(Fault::OwnerNotChecked);
     let (id, action) = id_action.rsplit_once(':').ok_or(Refusal::NotFound)?;
     let mut store = rest.store.lock();
     let api = store
         .api_mut(id)
-        .filter(|api| api.org == org)
+        .filter(|api| any_owner || api.org == org)
         .ok_or(Refusal::NotFound)?;
     match action {
         "revise" => api.version += 1,

@@ -182,6 +182,14 @@ impl Keyring {
             .filter(move |k| k.org == org && k.kind != KeyKind::User && k.active(faults))
     }
 
+    /// The organisation of the key `id`, whichever it is.
+    pub(crate) fn owner(&self, id: &str) -> Option<&str> {
+        self.keys
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.org.as_str())
+    }
+
     /// The listed key `id` of `org`.
     pub(crate) fn get(&self, org: &str, id: &str, faults: &Faults) -> Option<&Key> {
         self.keys

@@ -105,6 +105,7 @@ pub(crate) async fn read(
     rest.authorize(&caller, &org, Need::Read)?;
     let show = rest.faults.has(Fault::ListShowsSecret);
     let store = rest.store.lock();
+    let org = rest.object_org(&org, store.keys.owner(&id));
     let key = store
         .keys
         .get(&org, &id, &rest.faults)
@@ -119,7 +120,9 @@ pub(crate) async fn revoke(
     Path((org, id)): Path<(String, String)>,
 ) -> Reply {
     rest.authorize(&caller, &org, Need::Admin)?;
-    if rest.store.lock().keys.revoke(&org, &id, &rest.faults) {
+    let mut store = rest.store.lock();
+    let org = rest.object_org(&org, store.keys.owner(&id));
+    if store.keys.revoke(&org, &id, &rest.faults) {
         reply::no_content()
     } else {
         Err(Refusal::NotFound)

@@ -7,6 +7,7 @@
 mod access;
 mod clock;
 mod config;
+mod cors;
 mod credential;
 mod embed;
 mod host;
@@ -19,12 +20,13 @@ mod store;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::middleware;
 use axum::routing::get;
 use http::HeaderMap;
 
 pub use config::{InvalidArgs, RestArgs};
 
-use crate::faults::Faults;
+use crate::faults::{Fault, Faults};
 use config::Fixtures;
 use credential::{Extracted, extract_api_key};
 use keyring::KeyKind;
@@ -60,7 +62,7 @@ impl Rest {
 
     /// Judges the `X-API-Key` of an MCP request (a live secret key, or nothing).
     pub(crate) fn judge_mcp_key(&self, headers: &HeaderMap) -> McpKey {
-        let presented = match extract_api_key(headers) {
+        let presented = match extract_api_key(headers, self.faults.has(Fault::FoldFullWidthKey)) {
             Extracted::Missing => return McpKey::Absent,
             Extracted::Conflict => return McpKey::Conflict,
             Extracted::Malformed(_) => return McpKey::Invalid,
@@ -74,10 +76,11 @@ impl Rest {
     }
 }
 
-/// The routes of the REST API.
+/// The routes of the REST API (behind the CORS layer of `cors-reflect-origin`).
 pub(crate) fn router(rest: Arc<Rest>) -> Router {
     const ORG: &str = "/api/v1/organizations/{org}";
-    Router::new()
+    let reflect_origin = rest.faults.has(Fault::CorsReflectOrigin);
+    let router = Router::new()
         .route(
             &format!("{ORG}/api-keys"),
             get(keys::list).post(keys::create),
@@ -102,5 +105,10 @@ pub(crate) fn router(rest: Arc<Rest>) -> Router {
         .route("/api/v1/agents/{agent}/config", get(embed::config))
         .route("/v1/apis", get(host::list))
         .route("/v1/apis/{id_action}", get(host::read).post(host::act))
-        .with_state(rest)
+        .with_state(rest);
+    if reflect_origin {
+        router.layer(middleware::from_fn(cors::reflect_origin))
+    } else {
+        router
+    }
 }

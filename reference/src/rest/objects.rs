@@ -36,12 +36,13 @@ fn list(rest: &Rest, caller: &Caller, org: &str, kind: ObjectKind) -> Reply {
 fn read(rest: &Rest, caller: &Caller, org: &str, id: &str, kind: ObjectKind) -> Reply {
     rest.authorize(caller, org, Need::Read)?;
     let store = rest.store.lock();
-    let object = store.object(kind, org, id).ok_or(Refusal::NotFound)?;
+    let org = rest.object_org(org, store.owner(kind, id));
+    let object = store.object(kind, &org, id).ok_or(Refusal::NotFound)?;
     reply::ok(object.record())
 }
 
 fn create(rest: &Rest, caller: &Caller, org: &str, body: &[u8], kind: ObjectKind) -> Reply {
-    rest.authorize(caller, org, Need::Write)?;
+    rest.authorize_object_write(caller, org)?;
     let body: CreateBody = serde_json::from_slice(body).map_err(|_| Refusal::InvalidRequest)?;
     if body.name.trim().is_empty() {
         return Err(Refusal::InvalidRequest);
@@ -112,12 +113,10 @@ pub(crate) async fn delete_agent(
     caller: Caller,
     Path((org, id)): Path<(String, String)>,
 ) -> Reply {
-    rest.authorize(&caller, &org, Need::Write)?;
-    if rest
-        .store
-        .lock()
-        .delete_object(ObjectKind::Agent, &org, &id)
-    {
+    rest.authorize_object_write(&caller, &org)?;
+    let mut store = rest.store.lock();
+    let org = rest.object_org(&org, store.owner(ObjectKind::Agent, &id));
+    if store.delete_object(ObjectKind::Agent, &org, &id) {
         reply::no_content()
     } else {
         Err(Refusal::NotFound)

@@ -154,6 +154,14 @@ impl Inner {
             .find(|o| o.org == org && o.id == id)
     }
 
+    /// The organisation of the object `id`, whichever it is.
+    pub(crate) fn owner(&self, kind: ObjectKind, id: &str) -> Option<&str> {
+        self.objects(kind)
+            .iter()
+            .find(|o| o.id == id)
+            .map(|o| o.org.as_str())
+    }
+
     /// Creates an object with a fresh ID; its record.
     pub(crate) fn create_object(&mut self, kind: ObjectKind, org: &str, name: String) -> Value {
         let id = loop {
