@@ -250,6 +250,12 @@ fn set_mcp_url(
     surfaces: &BTreeSet<&str>,
     env: &mut Env,
 ) -> Result<(), SetupError> {
+    if let Some(rest) = &target.surfaces.rest
+        && let Ok(u) = env.vars.expand(&rest.base_url)
+    {
+        env.norm.port(&u, "target");
+        env.vars.set("rest.base_url", u);
+    }
     let Some(http) = &target.surfaces.mcp_http else {
         return Ok(());
     };
