@@ -70,6 +70,88 @@ pub(crate) struct SessionOwner {
 /// MCP session id → owner.
 pub(crate) type SessionOwners = std::sync::Mutex<HashMap<String, SessionOwner>>;
 
+/// The `sequential-session-ids` fault: the outward ID of the Nth session the
+/// process creates is `session-N`, mapped to and from rmcp's own (random) ID.
+#[derive(Debug, Default)]
+pub(crate) struct SessionAliases(std::sync::Mutex<AliasTable>);
+
+#[derive(Debug, Default)]
+struct AliasTable {
+    /// Number of aliases handed out so far.
+    issued: u64,
+    /// `session-N` → rmcp's ID.
+    real: HashMap<String, String>,
+    /// rmcp's ID → `session-N`.
+    alias: HashMap<String, String>,
+}
+
+impl SessionAliases {
+    /// rmcp's ID behind an outward alias, if it is one this process handed out.
+    fn real(&self, alias: &str) -> Option<String> {
+        self.0.lock().ok()?.real.get(alias).cloned()
+    }
+
+    /// The outward alias of rmcp's ID `real`: the one it already has, or the next `session-N`.
+    fn alias(&self, real: &str) -> Option<String> {
+        let mut table = self.0.lock().ok()?;
+        if let Some(alias) = table.alias.get(real) {
+            return Some(alias.clone());
+        }
+        table.issued += 1;
+        let alias = format!("session-{}", table.issued);
+        table.real.insert(alias.clone(), real.to_owned());
+        table.alias.insert(real.to_owned(), alias.clone());
+        Some(alias)
+    }
+
+    /// Forgets the alias of an ended session (its number is not reused).
+    fn forget(&self, real: &str) {
+        if let Ok(mut table) = self.0.lock()
+            && let Some(alias) = table.alias.remove(real)
+        {
+            table.real.remove(&alias);
+        }
+    }
+
+    /// Replaces every `Mcp-Session-Id` value that is a known alias by rmcp's ID;
+    /// other values (unknown `session-N` included) are left as they are.
+    fn unalias_request(&self, headers: &mut HeaderMap) {
+        let values: Vec<HeaderValue> = headers.get_all(SESSION_HEADER).iter().cloned().collect();
+        if values.is_empty() {
+            return;
+        }
+        let values: Vec<HeaderValue> = values
+            .into_iter()
+            .map(|value| {
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|alias| self.real(alias))
+                    .and_then(|real| HeaderValue::from_str(&real).ok())
+                    .unwrap_or(value)
+            })
+            .collect();
+        headers.remove(SESSION_HEADER);
+        for value in values {
+            headers.append(SESSION_HEADER, value);
+        }
+    }
+
+    /// Replaces the `Mcp-Session-Id` of a response by its alias (a new session
+    /// gets the next `session-N`).
+    fn alias_response(&self, headers: &mut HeaderMap) {
+        let Some(real) = session_id(headers) else {
+            return;
+        };
+        if let Some(alias) = self
+            .alias(&real)
+            .and_then(|alias| HeaderValue::from_str(&alias).ok())
+        {
+            headers.insert(SESSION_HEADER, alias);
+        }
+    }
+}
+
 /// Escapes a value for an auth-param quoted-string.
 fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -420,6 +502,12 @@ pub(crate) async fn authorize(
     next: Next,
 ) -> Response {
     let faults = &state.faults;
+    let aliased_sessions = faults.has(Fault::SequentialSessionIds);
+    let mut request = request;
+    if aliased_sessions {
+        // From here on (session binding, rmcp) the session is rmcp's own ID.
+        state.session_aliases.unalias_request(request.headers_mut());
+    }
     let request_session = session_id(request.headers());
     let session_owner = request_session.as_ref().and_then(|sid| {
         state
@@ -458,11 +546,14 @@ pub(crate) async fn authorize(
     let subject = auth.subject.clone();
     let method = parts.method.clone();
     parts.extensions.insert(auth);
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let mut response = next.run(Request::from_parts(parts, body)).await;
     if response.status().is_success() {
         track_session(&state, request_session.as_ref(), &method, &response, || {
             SessionOwner { subject, scopes }
         });
+    }
+    if aliased_sessions {
+        state.session_aliases.alias_response(response.headers_mut());
     }
     response
 }
@@ -507,6 +598,7 @@ fn track_session(
             if let Ok(mut owners) = state.sessions.lock() {
                 owners.remove(sid);
             }
+            state.session_aliases.forget(sid);
         }
         _ => {}
     }
@@ -514,7 +606,40 @@ fn track_session(
 
 #[cfg(test)]
 mod tests {
-    use super::{is_b64token, needs_tools_scope, quote};
+    use http::{HeaderMap, HeaderValue};
+
+    use super::{SESSION_HEADER, SessionAliases, is_b64token, needs_tools_scope, quote};
+
+    #[test]
+    fn session_aliases_map_both_ways() {
+        let aliases = SessionAliases::default();
+        let mut response = HeaderMap::new();
+        response.insert(SESSION_HEADER, HeaderValue::from_static("real-a"));
+        aliases.alias_response(&mut response);
+        assert_eq!(response[SESSION_HEADER], "session-1");
+        response.insert(SESSION_HEADER, HeaderValue::from_static("real-a"));
+        aliases.alias_response(&mut response);
+        assert_eq!(response[SESSION_HEADER], "session-1");
+        response.insert(SESSION_HEADER, HeaderValue::from_static("real-b"));
+        aliases.alias_response(&mut response);
+        assert_eq!(response[SESSION_HEADER], "session-2");
+
+        let mut request = HeaderMap::new();
+        request.insert(SESSION_HEADER, HeaderValue::from_static("session-2"));
+        aliases.unalias_request(&mut request);
+        assert_eq!(request[SESSION_HEADER], "real-b");
+        request.insert(SESSION_HEADER, HeaderValue::from_static("session-3"));
+        aliases.unalias_request(&mut request);
+        assert_eq!(request[SESSION_HEADER], "session-3");
+
+        aliases.forget("real-a");
+        request.insert(SESSION_HEADER, HeaderValue::from_static("session-1"));
+        aliases.unalias_request(&mut request);
+        assert_eq!(request[SESSION_HEADER], "session-1");
+        response.insert(SESSION_HEADER, HeaderValue::from_static("real-c"));
+        aliases.alias_response(&mut response);
+        assert_eq!(response[SESSION_HEADER], "session-3");
+    }
 
     #[test]
     fn b64token_grammar() {

@@ -146,6 +146,8 @@ faults! {
         "http REST API: POST /v1/apis/{id}:revise and :rebuild act for any authenticated caller whatever organisation owns the API (reads stay owner-only)",
     ObjectOrgUnchecked => "object-org-unchecked":
         "http REST API: api-keys/{id}, servers/{id} and agents/{id} under an organisation the caller may act in find the object by ID alone, whichever organisation owns it",
+    SequentialSessionIds => "sequential-session-ids":
+        "MCP session IDs are predictable: the Nth session the process creates is `session-N` (rmcp's random IDs are swapped for these on the way out and back on the way in)",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

@@ -135,6 +135,8 @@ pub(crate) struct AppState {
     pub(crate) validator: jwt::TokenValidator,
     /// Owners of MCP sessions.
     pub(crate) sessions: auth::SessionOwners,
+    /// Outward `session-N` aliases of MCP session IDs (the `sequential-session-ids` fault).
+    pub(crate) session_aliases: auth::SessionAliases,
     /// Where a missing tool scope is reported.
     pub(crate) scope_errors: ScopeErrors,
     /// The REST API and its principal store (also judges `X-API-Key` on `/mcp`).
@@ -333,6 +335,7 @@ fn app_state(
         prm_resource,
         issuer: args.issuer.clone(),
         sessions: Default::default(),
+        session_aliases: Default::default(),
         scope_errors: args.scope_errors,
         rest,
     })

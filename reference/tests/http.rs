@@ -677,3 +677,63 @@ async fn token_validation_faults() {
     let expired = f.token_with(|c| c["exp"] = json!(now() - 3600));
     assert_eq!(f.initialize(&expired).await.status(), 401);
 }
+
+/// Whether `id` looks like rmcp's random session IDs (a UUID: 32 hex digits, dashes allowed).
+fn is_uuid_like(id: &str) -> bool {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+#[tokio::test]
+async fn sequential_session_ids_fault() {
+    let list = json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/list" });
+
+    let f = start(&["sequential-session-ids"]).await;
+    let alice = f.token("alice", "mcp:read mcp:tools");
+    let bob = f.token("bob", "mcp:read mcp:tools");
+    assert_eq!(f.session(&alice).await, "session-1");
+    assert_eq!(f.session(&bob).await, "session-2");
+    let response = f
+        .post(&list)
+        .bearer_auth(&alice)
+        .header("mcp-session-id", "session-1")
+        .header("mcp-protocol-version", PROTOCOL)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(response.status(), 200);
+    let result = rpc_result(response).await;
+    assert!(
+        result["result"]["tools"]
+            .as_array()
+            .is_some_and(|tools| tools.iter().any(|t| t["name"] == "echo")),
+        "{result}"
+    );
+    // Session binding still holds on the aliases, and an unknown alias is unknown to rmcp.
+    let response = f
+        .post(&list)
+        .bearer_auth(&bob)
+        .header("mcp-session-id", "session-1")
+        .header("mcp-protocol-version", PROTOCOL)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(response.status(), 404);
+    let response = f
+        .post(&list)
+        .bearer_auth(&alice)
+        .header("mcp-session-id", "session-99")
+        .header("mcp-protocol-version", PROTOCOL)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(response.status(), 404);
+
+    let g = start(&[]).await;
+    let alice = g.token("alice", "mcp:read mcp:tools");
+    let first = g.session(&alice).await;
+    let second = g.session(&alice).await;
+    assert!(is_uuid_like(&first), "{first}");
+    assert!(is_uuid_like(&second), "{second}");
+    assert_ne!(first, second);
+}
