@@ -490,6 +490,12 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "HYG-010",
         Outcome::Fail,
     ),
+    (
+        "sequential-session-ids",
+        "secrets-hygiene/session-ids",
+        "HYG-009",
+        Outcome::Fail,
+    ),
 ];
 
 #[test]

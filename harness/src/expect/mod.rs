@@ -11,6 +11,7 @@ pub mod mcp;
 pub mod oauth_flow;
 pub mod output;
 pub mod property;
+pub mod samples;
 pub mod status;
 pub mod upstream;
 
@@ -159,4 +160,5 @@ expectations! {
     no_oauth_flow: oauth_flow::NoOAuthFlow,
     upstream: upstream::UpstreamExpect,
     property_holds: property::PropertyHolds,
+    samples: samples::SamplesExpect,
 }

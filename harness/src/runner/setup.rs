@@ -64,9 +64,13 @@ pub fn skip_reason(s: &Scenario, target: &Target, vars: &Vars) -> Option<String>
         .into_iter()
         .filter(|n| !target.surfaces.has(n))
         .map(|n| format!("a `{n}` surface"))
-        .chain(s.operations.iter().filter_map(|op| {
-            let has = target.surfaces.rest.as_ref()?.operations.contains_key(op);
+        .chain(s.required_operations().into_iter().filter_map(|op| {
+            let has = target.surfaces.rest.as_ref()?.operations.contains_key(&op);
             (!has).then(|| format!("the REST operation `{op}`"))
+        }))
+        .chain(s.required_sets().into_iter().filter_map(|set| {
+            let has = target.surfaces.rest.as_ref()?.sets.contains_key(&set);
+            (!has).then(|| format!("the REST operation set `{set}`"))
         }))
         .chain(
             s.needs

@@ -235,6 +235,27 @@ impl Scenario {
         }
     }
 
+    /// The REST operations the scenario needs: those it lists and those its `rest` steps name literally.
+    pub fn required_operations(&self) -> BTreeSet<String> {
+        let named = self
+            .steps
+            .iter()
+            .filter_map(|st| st.rest.as_ref()?.op.clone());
+        self.operations
+            .iter()
+            .cloned()
+            .chain(named.filter(|op| !op.contains('{')))
+            .collect()
+    }
+
+    /// The operation sets its `rest` steps iterate over.
+    pub fn required_sets(&self) -> BTreeSet<String> {
+        self.steps
+            .iter()
+            .filter_map(|st| st.rest.as_ref()?.ops.clone())
+            .collect()
+    }
+
     /// The level of check `c` (before `must_if`, which needs the run's variables: see [`Scenario::level_in`]).
     pub fn level_of(&self, c: &Check, catalog: &Catalog) -> Level {
         c.level

@@ -13,6 +13,7 @@ pub mod mcp_http;
 pub mod mcp_session;
 pub mod mcp_stdio;
 pub mod rest;
+pub mod sample;
 pub mod validate;
 
 use crate::error::Invalid;
@@ -86,6 +87,8 @@ pub struct View<'a> {
     pub not_run: Option<&'a str>,
     /// A property's verdict: the cases it held for, or why it does not hold.
     pub property: Option<Result<u32, String>>,
+    /// Values a sampling step collected.
+    pub samples: Option<&'a [String]>,
 }
 
 /// The text a step's JSON document is parsed from.
@@ -260,6 +263,7 @@ step_kinds! {
     exec => Exec(exec::ExecStep),
     rest => Rest(rest::RestStep),
     key_property => KeyProperty(key_property::KeyPropertyStep),
+    sample => Sample(sample::SampleStep),
 }
 
 impl Step {
