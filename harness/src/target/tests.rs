@@ -128,3 +128,47 @@ fn secrets_and_vars_cover_credentials_and_keys() {
     assert_eq!(v.get("key.p"), Some("key-123456"));
     assert_eq!(v.get("cred.up"), Some("cred-123456"));
 }
+
+#[test]
+fn rest_sets_probe_roles_and_fields_are_checked() {
+    let rest = "name = \"t\"\nprofiles = []\n[surfaces.rest]\nbase_url = \"u\"\noperations = { list = \"GET /x\" }\n";
+    let e = err(&format!("{rest}probe = \"nope\"\n"));
+    assert_eq!(e.field, "surfaces.rest.probe", "{e}");
+    let e = err(&format!(
+        "{rest}sets = {{ admin_only = [\"list\", \"gone\"] }}\n"
+    ));
+    assert_eq!(e.field, "surfaces.rest.sets.admin_only[1]", "{e}");
+    let e = err(&format!("{rest}roles = {{ owner = \"o\" }}\n"));
+    assert_eq!(e.field, "surfaces.rest.roles.owner", "{e}");
+    let e = err(&format!("{rest}fields = {{ colour = \"c\" }}\n"));
+    assert_eq!(e.field, "surfaces.rest.fields.colour", "{e}");
+    let t = load(&format!(
+        "{rest}probe = \"list\"\nsets = {{ all = [\"list\"] }}\nroles = {{ limited = \"dev\" }}\nrevocation_bound_ms = 5\n[tenants.b]\nserver = \"s1\"\n"
+    ))
+    .unwrap();
+    let v = t.vars();
+    assert_eq!(v.get("rest.probe"), Some("list"));
+    assert_eq!(v.get("rest.sets.all"), Some("list"));
+    assert_eq!(v.get("rest.roles.limited"), Some("dev"));
+    assert_eq!(v.get("rest.revocation_bound_ms"), Some("5"));
+    assert_eq!(v.get("rest.fields.secret"), Some("key"), "defaults are set");
+    assert_eq!(v.get("tenant.b.server"), Some("s1"));
+}
+
+/// Every target file the repository ships loads, the examples for users included.
+#[test]
+fn shipped_target_files_load() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets");
+    let mut n = 0;
+    for dir in [root.clone(), root.join("examples")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if p.extension().is_some_and(|x| x == "toml") && !name.ends_with(".baseline.toml") {
+                Target::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 6, "{n} target files");
+}
