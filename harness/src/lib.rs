@@ -10,6 +10,7 @@ pub mod authorization;
 pub mod baseline;
 pub mod challenge;
 pub mod cli;
+pub mod cors;
 pub mod error;
 pub mod exchange;
 pub mod expect;

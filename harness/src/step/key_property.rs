@@ -5,21 +5,14 @@
 //! (`AUTHCONFORM_SEED`).
 
 use super::rest::{RestStep, Via};
+use super::search::{self, Trial, Verdict};
 use super::{Kind, Recorded, StepCx, ValidateCx, View};
 use crate::error::Invalid;
 use crate::exchange::SentRequest;
 use crate::mutation::{Mutation, Prefixes, strategy};
-use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-/// The seed used unless `AUTHCONFORM_SEED` names another (64 hex digits): runs are reproducible by default.
-pub const DEFAULT_SEED: &str = "a11ce0c0ffee5eedfacade0123456789abcdef0123456789abcdef0123456789";
-
-/// Most shrinking steps per counter-example.
-const MAX_SHRINKS: u32 = 200;
 
 /// The property: no mutant of `key` authenticates on `op`.
 #[derive(Debug, Clone, Deserialize)]
@@ -86,28 +79,6 @@ impl KeyPropertyStep {
     }
 }
 
-/// The seed: `AUTHCONFORM_SEED` when it is 64 hex digits, else [`DEFAULT_SEED`].
-pub fn seed() -> (String, [u8; 32]) {
-    let env = std::env::var("AUTHCONFORM_SEED").ok();
-    let hex = env
-        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-        .unwrap_or_else(|| DEFAULT_SEED.to_string());
-    let mut bytes = [0u8; 32];
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
-    }
-    (hex, bytes)
-}
-
-/// Sends `request` with `key` replaced by `value` wherever it appears; the status, if any.
-async fn send_with(cx: &StepCx<'_>, request: &SentRequest, key: &str, value: &str) -> Option<u16> {
-    let mut r = request.clone();
-    for (_, v) in r.headers.iter_mut() {
-        *v = v.replace(key, value);
-    }
-    cx.client.send(&r, cx.timeout).await.ok().map(|r| r.status)
-}
-
 fn authenticates(status: Option<u16>) -> bool {
     status.is_some_and(|s| (200..300).contains(&s))
 }
@@ -140,64 +111,33 @@ impl Kind for KeyPropertyStep {
     async fn run(&self, cx: &StepCx<'_>) -> Result<PropertyRecord, String> {
         let (op, request) = self.rest().build(cx.vars, cx.target)?;
         let key = super::expand(cx.vars, &format!("{{principal.{}.key}}", self.key))?;
-        let placeholder = format!(
-            "[KEY:{}]",
-            cx.vars
-                .get(&format!("principal.{}.name", self.key))
-                .unwrap_or("key")
-        );
+        let name = cx.vars.get(&format!("principal.{}.name", self.key));
+        let placeholder = format!("[KEY:{}]", name.unwrap_or("key"));
         let prefixes = Prefixes {
             secret: cx.vars.get("rest.secret_prefix").map(String::from),
             publishable: cx.vars.get("rest.publishable_prefix").map(String::from),
         };
-        let (seed, bytes) = seed();
-        let control = match cx.client.send(&request, cx.timeout).await {
-            Ok(r) => Ok(r.status),
-            Err(e) => Err(e),
-        };
-        let mut rec = PropertyRecord {
-            op,
-            seed,
-            control,
-            sent: 0,
-            unchanged: 0,
-            statuses: BTreeMap::new(),
-            counterexample: None,
-            shrinks: 0,
-        };
-        let config = Config {
-            cases: self.cases,
-            ..Config::default()
-        };
-        let mut runner =
-            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+        let (seed, bytes) = search::seed();
+        let control = cx.client.send(&request, cx.timeout).await.map(|r| r.status);
         let probe = Probe {
             cx,
             request: &request,
             key: &key,
             prefixes: &prefixes,
         };
-        for _ in 0..self.cases {
-            let mut tree = strategy()
-                .new_tree(&mut runner)
-                .map_err(|e| e.to_string())?;
-            let m = tree.current();
-            let Some(status) = probe.try_one(&m).await else {
-                rec.unchanged += 1;
-                continue;
-            };
-            rec.sent += 1;
-            let label = status.map_or("no response".to_string(), |s| s.to_string());
-            *rec.statuses.entry(label).or_default() += 1;
-            if authenticates(status) {
-                let (best, best_status, shrinks) = probe.shrink(&mut tree, m, status).await;
-                rec.counterexample =
-                    Some((best.describe(&key, &placeholder), best_status.unwrap_or(0)));
-                rec.shrinks = shrinks;
-                break;
-            }
-        }
-        Ok(rec)
+        let found = search::search(strategy(), self.cases, bytes, &probe).await?;
+        Ok(PropertyRecord {
+            op,
+            seed,
+            control,
+            sent: found.sent,
+            unchanged: found.unchanged,
+            statuses: found.labels,
+            counterexample: found
+                .counterexample
+                .map(|(m, detail)| (m.describe(&key, &placeholder), detail.parse().unwrap_or(0))),
+            shrinks: found.shrinks,
+        })
     }
 }
 
@@ -209,35 +149,26 @@ struct Probe<'a, 'c> {
     prefixes: &'a Prefixes,
 }
 
-impl Probe<'_, '_> {
-    /// The status a mutant got (`Some(None)`: no response); `None` when the mutation left the key unchanged.
-    async fn try_one(&self, m: &Mutation) -> Option<Option<u16>> {
+impl Trial<Mutation> for Probe<'_, '_> {
+    /// The mutant sent with the key replaced wherever it appears; `None` when the mutation left it unchanged.
+    async fn try_one(&self, m: &Mutation) -> Option<Verdict> {
         let value = m.apply(self.key, self.prefixes)?;
-        Some(send_with(self.cx, self.request, self.key, &value).await)
-    }
-
-    /// Shrinks a failing case: the simplest mutant that still authenticates, its status, and the steps taken.
-    async fn shrink(
-        &self,
-        tree: &mut impl ValueTree<Value = Mutation>,
-        mut best: Mutation,
-        mut status: Option<u16>,
-    ) -> (Mutation, Option<u16>, u32) {
-        let mut steps = 0;
-        let mut more = tree.simplify();
-        while more && steps < MAX_SHRINKS {
-            steps += 1;
-            let m = tree.current();
-            match self.try_one(&m).await {
-                Some(s) if authenticates(s) => {
-                    best = m;
-                    status = s;
-                    more = tree.simplify();
-                }
-                _ => more = tree.complicate(),
-            }
+        let mut r = self.request.clone();
+        for (_, v) in r.headers.iter_mut() {
+            *v = v.replace(self.key, &value);
         }
-        (best, status, steps)
+        let status = self
+            .cx
+            .client
+            .send(&r, self.cx.timeout)
+            .await
+            .ok()
+            .map(|r| r.status);
+        Some(Verdict {
+            label: status.map_or("no response".to_string(), |s| s.to_string()),
+            fails: authenticates(status),
+            detail: status.map(|s| s.to_string()).unwrap_or_default(),
+        })
     }
 }
 
@@ -306,19 +237,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_seed_is_used_unless_a_valid_one_is_given() {
-        let (hex, bytes) = seed();
-        if std::env::var("AUTHCONFORM_SEED").is_err() {
-            assert_eq!(hex, DEFAULT_SEED);
-            assert_eq!(bytes[0], 0xa1);
-        }
-    }
-
-    #[test]
     fn verdicts() {
         let base = PropertyRecord {
             op: "probe".into(),
-            seed: DEFAULT_SEED.into(),
+            seed: search::DEFAULT_SEED.into(),
             control: Ok(200),
             sent: 3,
             unchanged: 0,

@@ -14,6 +14,7 @@ pub mod mcp_session;
 pub mod mcp_stdio;
 pub mod rest;
 pub mod sample;
+pub mod search;
 pub mod validate;
 
 use crate::error::Invalid;

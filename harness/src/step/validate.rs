@@ -100,8 +100,13 @@ impl ValidateCx {
         principals: impl IntoIterator<Item = String>,
     ) -> Self {
         let mut cx = ValidateCx::default();
-        cx.known
-            .extend(RUN_VARS.iter().chain(TARGET_VARS).map(|s| s.to_string()));
+        cx.known.extend(
+            RUN_VARS
+                .iter()
+                .chain(TARGET_VARS)
+                .chain(crate::target::browser::VARS)
+                .map(|s| s.to_string()),
+        );
         for t in tokens {
             cx.known.insert(format!("token.{t}"));
             cx.tokens.insert(t);

@@ -3,6 +3,7 @@
 //!
 //! Version-1 files (`[surface] mcp_url = …`) still load: `[surface]` is read as `[surfaces.mcp-http]`.
 
+pub mod browser;
 pub mod principal;
 pub mod surface;
 
@@ -62,6 +63,10 @@ pub struct Target {
     /// `{cred.NAME}`.
     #[serde(default)]
     pub upstream: Vec<authconform_mocks::UpstreamRule>,
+    /// Browser origins allowed to call the REST surface, and the operations probed (`cors` profile).
+    pub cors: Option<browser::Cors>,
+    /// The target-site session layer behind an endpoint-invoking operation (`session-layer` profile).
+    pub session_layer: Option<browser::SessionLayer>,
     /// Where the file was read from (not part of the file).
     #[serde(skip)]
     pub path: PathBuf,
@@ -230,6 +235,12 @@ impl Target {
         for (name, c) in &self.credentials {
             c.validate()
                 .map_err(|e| e.under(&format!("credentials.{name}")))?;
+        }
+        if let Some(c) = &self.cors {
+            c.validate().map_err(|e| e.under("cors"))?;
+        }
+        if let Some(s) = &self.session_layer {
+            s.validate().map_err(|e| e.under("session_layer"))?;
         }
         for (name, p) in &self.principals {
             p.validate(&self.units)
