@@ -16,6 +16,7 @@ pub mod exchange;
 pub mod expect;
 pub mod http;
 pub mod launch;
+pub mod lookalike;
 pub mod mutation;
 pub mod origin;
 pub mod progress;

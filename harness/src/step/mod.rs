@@ -12,6 +12,7 @@ pub mod key_property;
 pub mod mcp_http;
 pub mod mcp_session;
 pub mod mcp_stdio;
+pub mod origin_property;
 pub mod rest;
 pub mod sample;
 pub mod search;
@@ -265,6 +266,7 @@ step_kinds! {
     rest => Rest(rest::RestStep),
     key_property => KeyProperty(key_property::KeyPropertyStep),
     sample => Sample(sample::SampleStep),
+    origin_property => OriginProperty(origin_property::OriginPropertyStep),
 }
 
 impl Step {
