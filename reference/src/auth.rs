@@ -501,6 +501,10 @@ pub(crate) async fn authorize(
     request: Request,
     next: Next,
 ) -> Response {
+    // DNS-rebinding protection: a foreign Origin is refused before authentication.
+    if let Some(refused) = state.rest.refuse_mcp_origin(request.headers()) {
+        return refused;
+    }
     let faults = &state.faults;
     let aliased_sessions = faults.has(Fault::SequentialSessionIds);
     let mut request = request;

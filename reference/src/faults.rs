@@ -148,6 +148,18 @@ faults! {
         "http REST API: api-keys/{id}, servers/{id} and agents/{id} under an organisation the caller may act in find the object by ID alone, whichever organisation owns it",
     SequentialSessionIds => "sequential-session-ids":
         "MCP session IDs are predictable: the Nth session the process creates is `session-N` (rmcp's random IDs are swapped for these on the way out and back on the way in)",
+    BodyOverHeader => "body-over-header":
+        "http REST API, endpoint calls: when session values come in both headers and body fields, the body's are used",
+    SessionOptional => "session-optional":
+        "endpoint calls (REST and MCP call_endpoint): the protected endpoint serves u1's data to a call without any session value",
+    BearerReplacesSession => "bearer-replaces-session":
+        "endpoint calls (REST and MCP call_endpoint): a call with host auth in Authorization: Bearer (an OAuth token on /mcp) and no session value is served as u1",
+    SplitPairAccepted => "split-pair-accepted":
+        "http REST API, endpoint calls: each session value is taken from the headers if there, else from the body, so a header session ID and a body encryption key make a pair",
+    EchoSession => "echo-session":
+        "endpoint calls: invalid_session refusals echo the presented session_id and encryption_key (REST: body fields; MCP: in the error text)",
+    Session401 => "session-401":
+        "http REST API, endpoint calls: session refusals are 401 with WWW-Authenticate: Bearer realm=\"reference\" instead of 403",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

@@ -15,6 +15,7 @@ mod faults;
 mod jwt;
 mod mcp;
 mod rest;
+mod session;
 mod stdio;
 mod upstream_client;
 
@@ -358,6 +359,7 @@ fn app(
         http,
         token_passthrough: faults.has(Fault::TokenPassthrough),
         tool_level_scope_errors: args.scope_errors == ScopeErrors::ToolLevel,
+        rest: rest.clone(),
     });
     let mut allowed_hosts = vec![
         "localhost".to_owned(),

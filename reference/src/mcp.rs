@@ -1,4 +1,5 @@
-//! The MCP server behind the authorization layer: tools `echo` and `list_projects`.
+//! The MCP server behind the authorization layer: tools `echo`, `list_projects`
+//! and `call_endpoint` (the session layer, `crate::session`).
 
 use std::sync::Arc;
 
@@ -23,6 +24,8 @@ pub(crate) struct ToolEnv {
     /// A tool call without the `mcp:tools` scope reaches the tools (`--scope-errors tool-level`), which
     /// refuse it with an error result.
     pub tool_level_scope_errors: bool,
+    /// The REST API's state: the compiled APIs and their target-site sessions (`call_endpoint`).
+    pub rest: Arc<crate::rest::Rest>,
 }
 
 /// Arguments of the `echo` tool.
@@ -72,6 +75,24 @@ impl ReferenceServer {
     ) -> CallToolResult {
         self.scope_refusal(&parts)
             .unwrap_or_else(|| CallToolResult::success(vec![ContentBlock::text(text)]))
+    }
+
+    /// Calls an endpoint of a compiled API (`crate::session`).
+    #[tool(
+        description = "Calls an endpoint of a compiled API: login (initiates a target-site session) or inbox (protected). Session credentials session_id and encryption_key are top-level arguments; endpoint parameters go under params"
+    )]
+    fn call_endpoint(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+        Parameters(args): Parameters<crate::session::CallEndpointArgs>,
+    ) -> CallToolResult {
+        self.scope_refusal(&parts).unwrap_or_else(|| {
+            crate::session::call_endpoint(
+                &self.env.rest,
+                parts.extensions.get::<AuthContext>(),
+                args,
+            )
+        })
     }
 
     /// Lists the projects of the upstream API.

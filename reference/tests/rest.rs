@@ -893,58 +893,6 @@ async fn fault_developer_read_only() {
 }
 
 #[tokio::test]
-async fn fault_cors_reflect_origin() {
-    let evil = "https://evil.example";
-    let clean = Server::start(&[]);
-    let preflight = |s: &Server| {
-        s.request(Method::OPTIONS, KEYS_A, Cred::None)
-            .header("Origin", evil)
-            .header("Access-Control-Request-Method", "DELETE")
-            .header("Access-Control-Request-Headers", "x-api-key")
-    };
-    let reply = Server::send(preflight(&clean)).await;
-    reply.assert_status(405, "clean: no OPTIONS handling");
-    assert_eq!(reply.header("access-control-allow-origin"), None);
-    let with_origin =
-        |s: &Server, cred| s.request(Method::GET, KEYS_A, cred).header("Origin", evil);
-    let reply = Server::send(with_origin(&clean, Cred::Key(DEV_A))).await;
-    reply.assert_status(200, "clean: served");
-    assert_eq!(reply.header("access-control-allow-origin"), None);
-
-    let s = Server::start(&["cors-reflect-origin"]);
-    let reply = Server::send(preflight(&s)).await;
-    reply.assert_status(204, "preflight without credentials");
-    assert_eq!(reply.header("access-control-allow-origin"), Some(evil));
-    assert_eq!(
-        reply.header("access-control-allow-credentials"),
-        Some("true")
-    );
-    assert_eq!(
-        reply.header("access-control-allow-headers"),
-        Some("x-api-key")
-    );
-    for (cred, status) in [(Cred::Key(DEV_A), 200), (Cred::None, 401)] {
-        let reply = Server::send(with_origin(&s, cred)).await;
-        reply.assert_status(status, "request");
-        assert_eq!(reply.header("access-control-allow-origin"), Some(evil));
-        assert_eq!(
-            reply.header("access-control-allow-credentials"),
-            Some("true")
-        );
-    }
-    let embed = s
-        .request(
-            Method::GET,
-            "/api/v1/agents/agent-a/config",
-            Cred::Key(PK_A),
-        )
-        .header("Origin", evil);
-    let reply = Server::send(embed).await;
-    reply.assert_error(403, "forbidden", "the embed route still checks the origin");
-    assert_eq!(reply.header("access-control-allow-origin"), Some(evil));
-}
-
-#[tokio::test]
 async fn fault_publishable_any_agent() {
     let s = Server::start(&["publishable-any-agent"]);
     let reply = s

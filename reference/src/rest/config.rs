@@ -31,6 +31,10 @@ pub struct RestArgs {
     /// Seeded API of an organisation (host API, repeatable)
     #[arg(long = "api", value_name = "ORG:API_ID")]
     pub apis: Vec<String>,
+    /// Browser origin allowed to call the REST API with credentials, and to send requests to /mcp
+    /// (repeatable; exact serialized origin such as https://app.example.test)
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
     /// Prefix of the secret keys the server creates
     #[arg(long, default_value = DEFAULT_SECRET_PREFIX)]
     pub secret_prefix: String,
@@ -47,6 +51,7 @@ impl Default for RestArgs {
             agents: Vec::new(),
             servers: Vec::new(),
             apis: Vec::new(),
+            cors_origins: Vec::new(),
             secret_prefix: DEFAULT_SECRET_PREFIX.to_owned(),
             publishable_prefix: DEFAULT_PUBLISHABLE_PREFIX.to_owned(),
         }
@@ -62,6 +67,7 @@ impl fmt::Debug for RestArgs {
             .field("agents", &self.agents)
             .field("servers", &self.servers)
             .field("apis", &self.apis)
+            .field("cors_origins", &self.cors_origins)
             .field("secret_prefix", &self.secret_prefix)
             .field("publishable_prefix", &self.publishable_prefix)
             .finish()
@@ -189,6 +195,16 @@ fn add_origins(keys: &mut [SeedKey], origins: &[String]) -> Result<(), InvalidAr
         key.origins.push(origin.to_owned());
     }
     Ok(())
+}
+
+/// The `--cors-origin` values (each non-empty visible ASCII), matched as given.
+pub(crate) fn cors_origins(args: &RestArgs) -> Result<Vec<String>, InvalidArgs> {
+    match args.cors_origins.iter().find(|o| !is_visible_ascii(o)) {
+        Some(bad) => Err(invalid(format!(
+            "--cors-origin {bad:?}: ORIGIN must be non-empty visible ASCII"
+        ))),
+        None => Ok(args.cors_origins.clone()),
+    }
 }
 
 fn check_prefixes(secret: &str, publishable: &str) -> Result<(), InvalidArgs> {

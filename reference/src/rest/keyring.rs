@@ -182,6 +182,16 @@ impl Keyring {
             .filter(move |k| k.org == org && k.kind != KeyKind::User && k.active(faults))
     }
 
+    /// The active publishable keys (with their agents and origins).
+    pub(crate) fn publishable<'a>(
+        &'a self,
+        faults: &'a Faults,
+    ) -> impl Iterator<Item = &'a Key> + 'a {
+        self.keys
+            .iter()
+            .filter(move |k| k.kind == KeyKind::Publishable && k.active(faults))
+    }
+
     /// The organisation of the key `id`, whichever it is.
     pub(crate) fn owner(&self, id: &str) -> Option<&str> {
         self.keys

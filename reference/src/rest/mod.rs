@@ -22,6 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware;
 use axum::routing::get;
+use axum::routing::post;
 use http::HeaderMap;
 
 pub use config::{InvalidArgs, RestArgs};
@@ -36,6 +37,8 @@ use store::Store;
 pub(crate) struct Rest {
     store: Store,
     faults: Faults,
+    /// The target-site sessions of the compiled APIs' endpoints.
+    sessions: crate::session::Sessions,
 }
 
 /// How `/mcp` judges an `X-API-Key` field.
@@ -57,6 +60,7 @@ impl Rest {
         Ok(Rest {
             store: Store::new(Fixtures::parse(args)?),
             faults: faults.clone(),
+            sessions: Default::default(),
         })
     }
 
@@ -105,10 +109,33 @@ pub(crate) fn router(rest: Arc<Rest>) -> Router {
         .route("/api/v1/agents/{agent}/config", get(embed::config))
         .route("/v1/apis", get(host::list))
         .route("/v1/apis/{id_action}", get(host::read).post(host::act))
+        .route(
+            "/v1/apis/{id_action}/endpoints/{endpoint_call}",
+            post(crate::session::call),
+        )
         .with_state(rest);
     if reflect_origin {
         router.layer(middleware::from_fn(cors::reflect_origin))
     } else {
         router
+    }
+}
+
+/// What the session layer (`crate::session`) needs: the faults, its session
+/// table and the APIs (any API of any organisation may be invoked).
+impl Rest {
+    /// The active faults.
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The target-site sessions.
+    pub(crate) fn sessions(&self) -> &crate::session::Sessions {
+        &self.sessions
+    }
+
+    /// Whether the API `id` exists, whichever organisation owns it.
+    pub(crate) fn api_exists(&self, id: &str) -> bool {
+        self.store.lock().apis.iter().any(|api| api.id == id)
     }
 }
