@@ -138,8 +138,24 @@ faults! {
         "http REST API and X-API-Key on /mcp: full-width forms U+FF01..U+FF5E in a presented key are folded to ASCII before the lookup, so a key with a full-width look-alike character authenticates",
     DeveloperReadOnly => "developer-read-only":
         "http REST API: developers are refused (403) on creating servers and agents and deleting agents, which the role may do",
-    CorsReflectOrigin => "cors-reflect-origin":
-        "http REST API: every response reflects the request's Origin with Access-Control-Allow-Credentials: true, and OPTIONS preflights are answered 204 without authentication, granting the requested headers",
+    CorsReflectAnyOrigin => "cors-reflect-any-origin":
+        "http REST API: every response reflects the request's Origin, whatever it is, with Access-Control-Allow-Credentials: true, and OPTIONS preflights from any origin are answered 204 without authentication, granting the requested headers and method",
+    CorsWildcardWithCredentials => "cors-wildcard-with-credentials":
+        "http REST API: responses to an allowed origin (--cors-origin) carry Access-Control-Allow-Origin: * together with Access-Control-Allow-Credentials: true",
+    CorsSuffixMatch => "cors-suffix-match":
+        "http REST API: an http(s) Origin ending with an allowed origin's host is granted (https://evilapp.example.test and https://x.app.example.test for https://app.example.test)",
+    CorsPrefixMatch => "cors-prefix-match":
+        "http REST API: an Origin starting with an allowed origin is granted (https://app.example.test.evil.test and https://app.example.test:8443 for https://app.example.test)",
+    CorsNoVary => "cors-no-vary":
+        "http REST API: no response carries Vary: Origin, although the CORS grant depends on the Origin",
+    PreflightNeedsAuth => "preflight-needs-auth":
+        "http REST API: OPTIONS preflights from allowed origins must carry a credential like other requests (401 without one)",
+    RefusedOriginExecutes => "refused-origin-executes":
+        "http REST API: POST and DELETE requests from a refused Origin are executed (without a CORS grant) instead of answered 403",
+    PublishableAnyOrigin => "publishable-any-origin":
+        "http REST API: a publishable key is served the embed configuration from any Origin, which the response grants (Access-Control-Allow-Origin: that origin, Access-Control-Allow-Credentials: true)",
+    McpIgnoresOrigin => "mcp-ignores-origin":
+        "the MCP endpoint does not check Origin, so a request from a foreign origin (DNS rebinding) is served",
     PublishableAnyAgent => "publishable-any-agent":
         "http REST API: a publishable key is served the embed configuration of any agent of its organisation, not only its own",
     OwnerNotChecked => "owner-not-checked":

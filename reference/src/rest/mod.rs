@@ -33,10 +33,13 @@ use credential::{Extracted, extract_api_key};
 use keyring::KeyKind;
 use store::Store;
 
-/// The REST API's state: the principal store and the active faults.
+/// The REST API's state: the principal store, the active faults and the
+/// allowed browser origins.
 pub(crate) struct Rest {
     store: Store,
     faults: Faults,
+    /// `--cors-origin`: the origins allowed to call with credentials (and to send requests to `/mcp`).
+    cors_origins: Vec<String>,
     /// The target-site sessions of the compiled APIs' endpoints.
     sessions: crate::session::Sessions,
 }
@@ -60,6 +63,7 @@ impl Rest {
         Ok(Rest {
             store: Store::new(Fixtures::parse(args)?),
             faults: faults.clone(),
+            cors_origins: config::cors_origins(args)?,
             sessions: Default::default(),
         })
     }
@@ -80,10 +84,9 @@ impl Rest {
     }
 }
 
-/// The routes of the REST API (behind the CORS layer of `cors-reflect-origin`).
+/// The routes of the REST API, behind the CORS layer.
 pub(crate) fn router(rest: Arc<Rest>) -> Router {
     const ORG: &str = "/api/v1/organizations/{org}";
-    let reflect_origin = rest.faults.has(Fault::CorsReflectOrigin);
     let router = Router::new()
         .route(
             &format!("{ORG}/api-keys"),
@@ -113,12 +116,8 @@ pub(crate) fn router(rest: Arc<Rest>) -> Router {
             "/v1/apis/{id_action}/endpoints/{endpoint_call}",
             post(crate::session::call),
         )
-        .with_state(rest);
-    if reflect_origin {
-        router.layer(middleware::from_fn(cors::reflect_origin))
-    } else {
-        router
-    }
+        .with_state(rest.clone());
+    router.layer(middleware::from_fn_with_state(rest, cors::layer))
 }
 
 /// What the session layer (`crate::session`) needs: the faults, its session
