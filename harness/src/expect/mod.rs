@@ -4,6 +4,7 @@
 //! itself and judges either each named step's [`View`] or the run as a whole (the mocks' journals).
 
 pub mod challenge;
+pub mod cors;
 pub mod exit;
 pub mod header;
 pub mod json;
@@ -161,4 +162,5 @@ expectations! {
     upstream: upstream::UpstreamExpect,
     property_holds: property::PropertyHolds,
     samples: samples::SamplesExpect,
+    cors: cors::CorsExpect,
 }
