@@ -171,11 +171,15 @@ faults! {
     BearerReplacesSession => "bearer-replaces-session":
         "endpoint calls (REST and MCP call_endpoint): a call with host auth in Authorization: Bearer (an OAuth token on /mcp) and no session value is served as u1",
     SplitPairAccepted => "split-pair-accepted":
-        "http REST API, endpoint calls: each session value is taken from the headers if there, else from the body, so a header session ID and a body encryption key make a pair",
+        "http REST API, endpoint calls: each session value is taken from the headers if there, else from the body, so a header session ID and a body encryption key make a pair, and a split pair's session is found by its ID without comparing the key (two sessions combine)",
     EchoSession => "echo-session":
         "endpoint calls: invalid_session refusals echo the presented session_id and encryption_key (REST: body fields; MCP: in the error text)",
     Session401 => "session-401":
         "http REST API, endpoint calls: session refusals are 401 with WWW-Authenticate: Bearer realm=\"reference\" instead of 403",
+    LoginWithoutFlag => "login-without-flag":
+        "http REST API, endpoint calls: the login answer lacks initiates_session",
+    SessionBodyIgnored => "session-body-ignored":
+        "http REST API, endpoint calls: session values in the body are ignored (only the headers carry a session)",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

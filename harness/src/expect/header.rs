@@ -21,6 +21,9 @@ pub struct HeaderExpect {
     /// The header is absent (`absent = true`).
     #[serde(default)]
     pub absent: bool,
+    /// The value, a comma-separated list, has this element (template; case-insensitive), e.g. `Origin` in
+    /// `Vary` or a header name in `Access-Control-Allow-Headers`.
+    pub contains_token: Option<String>,
     /// If present, the value is none of these (templates), e.g. a foreign origin or `*` in
     /// `Access-Control-Allow-Origin`.
     #[serde(default)]
@@ -43,7 +46,13 @@ impl Expectation for HeaderExpects {
                     "`absent` excludes a value to compare",
                 ));
             }
-            for v in h.equals.iter().chain(h.contains.iter()).chain(&h.none_of) {
+            for v in h
+                .equals
+                .iter()
+                .chain(h.contains.iter())
+                .chain(&h.none_of)
+                .chain(&h.contains_token)
+            {
                 cx.template(&at("equals"), v)?;
             }
         }
@@ -77,8 +86,23 @@ fn one(h: &HeaderExpect, r: &crate::exchange::Response, vars: &Vars) -> Result<(
                 return Err((format!("`{}` other than `{bad}`", h.name), shown));
             }
         }
-        if h.starts_with.is_none() && h.equals.is_none() && h.contains.is_none() {
+        if h.starts_with.is_none()
+            && h.equals.is_none()
+            && h.contains.is_none()
+            && h.contains_token.is_none()
+        {
             return Ok(());
+        }
+    }
+    if let Some(want) = &h.contains_token {
+        let want = expand(vars, want)?;
+        let all: Vec<&str> = r
+            .header_values(&h.name)
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        if !all.iter().any(|t| t.eq_ignore_ascii_case(&want)) {
+            return Err((format!("`{}` listing `{want}`", h.name), shown));
         }
     }
     if let Some(prefix) = &h.starts_with
@@ -151,6 +175,8 @@ mod tests {
         assert!(judge("{ name = \"x-missing\" }", &r).is_err());
         assert!(judge("{ name = \"x-missing\", none_of = [\"*\"] }", &r).is_ok());
         assert!(judge("{ name = \"vary\", none_of = [\"*\"] }", &r).is_ok());
+        assert!(judge("{ name = \"vary\", contains_token = \"accept\" }", &r).is_ok());
+        assert!(judge("{ name = \"vary\", contains_token = \"Orig\" }", &r).is_err());
     }
 
     #[test]
@@ -162,6 +188,7 @@ mod tests {
             contains: None,
             absent: true,
             none_of: vec![],
+            contains_token: None,
         }]);
         assert_eq!(
             e.validate(&ValidateCx::default()).unwrap_err().field,

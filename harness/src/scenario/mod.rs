@@ -263,11 +263,16 @@ impl Scenario {
             .unwrap_or(Level::Must)
     }
 
-    /// The level of check `c` in a run with `vars`: MUST when its `must_if` holds.
+    /// The level of check `c` in a run with `vars`: MUST when its `must_if` holds, or when it is a SHOULD of a
+    /// requirement the target lists as `strict` (`target.strict`).
     pub fn level_in(&self, c: &Check, catalog: &Catalog, vars: &Vars) -> Level {
-        match &c.must_if {
-            Some(cond) if cond.holds(vars).is_ok() => Level::Must,
-            _ => self.level_of(c, catalog),
+        let strict = vars
+            .get("target.strict")
+            .is_some_and(|s| s.split(',').any(|r| r == c.requirement));
+        match (&c.must_if, self.level_of(c, catalog)) {
+            (Some(cond), _) if cond.holds(vars).is_ok() => Level::Must,
+            (_, Level::Should) if strict => Level::Must,
+            (_, level) => level,
         }
     }
 }

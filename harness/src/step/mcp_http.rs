@@ -17,6 +17,8 @@ pub struct McpClientStep {
     /// Also call `{oauth.call_tool}` with `{oauth.call_args}`.
     #[serde(default)]
     pub call_tool: bool,
+    /// Or call this tool with these arguments.
+    pub call: Option<super::mcp_stdio::ToolCall>,
 }
 
 /// What an MCP client session over HTTP achieved.
@@ -34,7 +36,14 @@ impl Kind for McpClientStep {
     type Record = McpRecord;
 
     fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
-        cx.token("bearer", &self.bearer)
+        cx.token("bearer", &self.bearer)?;
+        if let Some(c) = &self.call {
+            if self.call_tool {
+                return Err(Invalid::new("call", "give `call_tool` or `call`, not both"));
+            }
+            c.validate(cx)?;
+        }
+        Ok(())
     }
 
     fn surface(&self) -> Option<&'static str> {
@@ -45,7 +54,9 @@ impl Kind for McpClientStep {
         let vars = cx.vars;
         let url = vars.get("mcp_url").unwrap_or_default().to_string();
         let token = super::expand(vars, &format!("{{token.{}}}", self.bearer))?;
-        let call = if self.call_tool {
+        let call = if let Some(c) = &self.call {
+            Some(c.resolve(vars)?)
+        } else if self.call_tool {
             let name = super::expand(vars, "{oauth.call_tool}")?;
             let args = serde_json::from_str(vars.get("oauth.call_args").unwrap_or("{}"))
                 .unwrap_or_default();

@@ -47,6 +47,33 @@ pub struct ToolCall {
     pub args: Option<String>,
 }
 
+impl ToolCall {
+    /// The tool's name and arguments, expanded.
+    pub fn resolve(
+        &self,
+        vars: &crate::template::Vars,
+    ) -> Result<super::mcp_session::Call, String> {
+        let args = match &self.args {
+            Some(a) => expand(vars, a)?,
+            None => "{}".into(),
+        };
+        let args = match serde_json::from_str(&args) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => return Err(format!("call.args is not a JSON object: {args}")),
+        };
+        Ok((expand(vars, &self.tool)?, args))
+    }
+
+    /// Checks the templates.
+    pub fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
+        cx.template("call.tool", &self.tool)?;
+        if let Some(a) = &self.args {
+            cx.template("call.args", a)?;
+        }
+        Ok(())
+    }
+}
+
 /// What a stdio session achieved and what the process did.
 #[derive(Debug, Clone, Serialize)]
 pub struct StdioRecord {
@@ -198,20 +225,7 @@ impl McpStdioStep {
                 decoys.push(name.clone());
             }
         }
-        let call = match &self.call {
-            None => None,
-            Some(c) => {
-                let args = match &c.args {
-                    Some(a) => t(a)?,
-                    None => "{}".into(),
-                };
-                let args = match serde_json::from_str(&args) {
-                    Ok(serde_json::Value::Object(m)) => m,
-                    _ => return Err(format!("call.args is not a JSON object: {args}")),
-                };
-                Some((t(&c.tool)?, args))
-            }
-        };
+        let call = self.call.as_ref().map(|c| c.resolve(vars)).transpose()?;
         let cwd = cx.target.dir().join(t(s.cwd.as_deref().unwrap_or("."))?);
         let mut args = Vec::new();
         for a in &s.args {

@@ -48,6 +48,9 @@ pub struct RestStep {
     pub headers: Vec<(String, String)>,
     /// A body instead of the operation's.
     pub body: Option<String>,
+    /// Members added to the JSON object body (names and values are templates), e.g. session fields.
+    #[serde(default)]
+    pub merge: BTreeMap<String, String>,
     /// Send the exact bytes over a raw HTTP/1.1 connection.
     #[serde(default)]
     pub raw: bool,
@@ -157,7 +160,15 @@ impl RestStep {
             Some(b) => Some(super::expand(&local, b)?),
             None => None,
         };
-        if body.is_some() {
+        let body = self.merged(body, &local)?;
+        // A preflight has no body; an explicit Content-Type replaces the JSON default.
+        let preflight = self.method.as_deref() == Some("OPTIONS");
+        let body = if preflight { None } else { body };
+        let explicit_type = self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !explicit_type {
             headers.push(("Content-Type".to_string(), "application/json".to_string()));
         }
         if let Some(value) = self.credential(vars)? {
@@ -190,6 +201,28 @@ impl RestStep {
             raw: self.raw,
         };
         Ok((op, request))
+    }
+
+    /// `body` with the `merge` members added (a JSON object; none becomes `{}`).
+    fn merged(&self, body: Option<String>, vars: &Vars) -> Result<Option<String>, String> {
+        if self.merge.is_empty() {
+            return Ok(body);
+        }
+        let mut obj = match body
+            .as_deref()
+            .map(serde_json::from_str::<serde_json::Value>)
+        {
+            None => serde_json::Map::new(),
+            Some(Ok(serde_json::Value::Object(m))) => m,
+            Some(_) => return Err("`merge` needs a JSON object body".into()),
+        };
+        for (k, v) in &self.merge {
+            obj.insert(
+                super::expand(vars, k)?,
+                serde_json::Value::String(super::expand(vars, v)?),
+            );
+        }
+        Ok(Some(serde_json::Value::Object(obj).to_string()))
     }
 
     /// The run's variables, plus the step's placeholders, plus the fixtures of the tenant named `org`.
@@ -274,8 +307,17 @@ impl Kind for RestStep {
             ("body", self.body.as_ref()),
         ]
         .into_iter()
+        .chain(
+            self.merge
+                .iter()
+                .flat_map(|(k, v)| [("merge", Some(k)), ("merge", Some(v))]),
+        )
         .chain(self.vars.values().map(|v| ("vars", Some(v))))
-        .chain(self.headers.iter().map(|(_, v)| ("headers", Some(v))))
+        .chain(
+            self.headers
+                .iter()
+                .flat_map(|(n, v)| [("headers", Some(n)), ("headers", Some(v))]),
+        )
         .chain(
             self.until
                 .iter()

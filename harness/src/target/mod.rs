@@ -67,6 +67,10 @@ pub struct Target {
     pub cors: Option<browser::Cors>,
     /// The target-site session layer behind an endpoint-invoking operation (`session-layer` profile).
     pub session_layer: Option<browser::SessionLayer>,
+    /// Requirements whose SHOULD checks the implementation holds itself to as MUST (it documents the
+    /// behaviour, or gates its CI on it): a failure there exits 1. Levels are only ever raised.
+    #[serde(default)]
+    pub strict: Vec<String>,
     /// Where the file was read from (not part of the file).
     #[serde(skip)]
     pub path: PathBuf,
@@ -239,6 +243,17 @@ impl Target {
         if let Some(c) = &self.cors {
             c.validate().map_err(|e| e.under("cors"))?;
         }
+        if let Some((i, r)) = self
+            .strict
+            .iter()
+            .enumerate()
+            .find(|(_, r)| crate::requirements::Catalog::builtin().get(r).is_none())
+        {
+            return Err(Invalid::new(
+                format!("strict[{i}]"),
+                format!("`{r}` is not a requirement of the catalog"),
+            ));
+        }
         if let Some(s) = &self.session_layer {
             s.validate().map_err(|e| e.under("session_layer"))?;
         }
@@ -314,6 +329,13 @@ impl Target {
         if let Some(r) = &self.surfaces.rest {
             r.set_vars(&mut v);
         }
+        if let Some(c) = &self.cors {
+            c.set_vars(&mut v);
+        }
+        if let Some(s) = &self.session_layer {
+            s.set_vars(&mut v);
+        }
+        v.set("target.strict", self.strict.join(","));
         if let Some(h) = self
             .surfaces
             .mcp_http

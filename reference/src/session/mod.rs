@@ -115,6 +115,9 @@ pub(crate) enum Presented {
     Unusable(Pair),
     /// Both values.
     Pair(Pair),
+    /// Both values from different transports, under `split-pair-accepted`: the session is found by its ID
+    /// and the key is not compared (the fault's defect).
+    Split(Pair),
 }
 
 /// Why the session layer refused a call.
@@ -200,6 +203,13 @@ impl Sessions {
         Some(Pair { id, key })
     }
 
+    /// The user of session `id` when `caller` may use it, whatever key came with it (`split-pair-accepted`).
+    fn user_by_id(&self, id: &str, caller: &HostPrincipal) -> Option<&'static str> {
+        let sessions = self.lock();
+        let session = sessions.get(id)?;
+        caller.may_use(&session.owner).then_some(session.user)
+    }
+
     /// The user of the session `pair` when `caller` may use it.
     fn user(&self, pair: &Pair, caller: &HostPrincipal) -> Option<&'static str> {
         let sessions = self.lock();
@@ -223,6 +233,9 @@ impl Sessions {
             Presented::Unusable(pair) => Err(SessionRefusal::Invalid(pair)),
             Presented::Pair(pair) => self
                 .user(&pair, caller)
+                .ok_or(SessionRefusal::Invalid(pair)),
+            Presented::Split(pair) => self
+                .user_by_id(&pair.id, caller)
                 .ok_or(SessionRefusal::Invalid(pair)),
         }
     }

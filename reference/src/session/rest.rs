@@ -119,12 +119,17 @@ fn choose(headers: Transport, body: Transport, faults: &Faults) -> Presented {
         (headers, body)
     };
     if faults.has(Fault::SplitPairAccepted) {
+        let split = first.id.is_absent() != first.key.is_absent();
         let pick = |a: Field, b: Field| if a.is_absent() { b } else { a };
-        Transport {
+        let presented = Transport {
             id: pick(first.id, second.id),
             key: pick(first.key, second.key),
         }
-        .presented()
+        .presented();
+        match presented {
+            Presented::Pair(pair) if split => Presented::Split(pair),
+            other => other,
+        }
     } else if first.is_present() {
         first.presented()
     } else {
@@ -217,16 +222,25 @@ pub(crate) async fn call(
         Endpoint::Login => {
             let (email, password) = super::login_fields(&body);
             match rest.sessions().login(principal, email, password) {
-                Some(pair) => no_store(super::login_result(&pair)),
+                Some(pair) => {
+                    let mut result = super::login_result(&pair);
+                    if faults.has(Fault::LoginWithoutFlag)
+                        && let Some(o) = result.as_object_mut()
+                    {
+                        o.remove("initiates_session");
+                    }
+                    no_store(result)
+                }
                 None => error(StatusCode::FORBIDDEN, "login_failed"),
             }
         }
         Endpoint::Inbox => {
-            let presented = choose(
-                Transport::from_headers(&headers),
-                Transport::from_body(&body),
-                faults,
-            );
+            let from_body = if faults.has(Fault::SessionBodyIgnored) {
+                Transport::from_body(&Map::new())
+            } else {
+                Transport::from_body(&body)
+            };
+            let presented = choose(Transport::from_headers(&headers), from_body, faults);
             let bearer_host_auth = headers.contains_key(header::AUTHORIZATION);
             let skip = faults.has(Fault::SessionOptional)
                 || (bearer_host_auth && faults.has(Fault::BearerReplacesSession));
