@@ -604,6 +604,12 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "CORS-013",
         Outcome::Fail,
     ),
+    (
+        "session-in-query",
+        "secrets-hygiene/session-in-query",
+        "HYG-006",
+        Outcome::Warn,
+    ),
 ];
 
 #[test]

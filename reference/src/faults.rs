@@ -178,6 +178,8 @@ faults! {
         "http REST API, endpoint calls: session refusals are 401 with WWW-Authenticate: Bearer realm=\"reference\" instead of 403",
     LoginWithoutFlag => "login-without-flag":
         "http REST API, endpoint calls: the login answer lacks initiates_session",
+    SessionInQuery => "session-in-query":
+        "http REST API, endpoint calls: session values are also read from the query string (when the body has none)",
     SessionBodyIgnored => "session-body-ignored":
         "http REST API, endpoint calls: session values in the body are ignored (only the headers carry a session)",
 }

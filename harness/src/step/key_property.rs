@@ -73,6 +73,7 @@ impl KeyPropertyStep {
             vars: self.vars.clone(),
             headers: vec![],
             body: None,
+            params: BTreeMap::new(),
             merge: BTreeMap::new(),
             raw: true,
             until: None,

@@ -91,6 +91,7 @@ impl OriginPropertyStep {
             vars: self.vars.clone(),
             headers: vec![],
             body: None,
+            params: BTreeMap::new(),
             merge: BTreeMap::new(),
             raw: true,
             until: None,

@@ -48,6 +48,10 @@ pub struct RestStep {
     pub headers: Vec<(String, String)>,
     /// A body instead of the operation's.
     pub body: Option<String>,
+    /// Query parameters added to the URL (names and values are templates), e.g. session values where they do
+    /// not belong.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
     /// Members added to the JSON object body (names and values are templates), e.g. session fields.
     #[serde(default)]
     pub merge: BTreeMap<String, String>,
@@ -155,6 +159,16 @@ impl RestStep {
             base.trim_end_matches('/'),
             super::expand(&local, &path)?
         );
+        for (k, v) in &self.params {
+            let enc =
+                |s: String| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            url = format!(
+                "{url}{sep}{}={}",
+                enc(super::expand(vars, k)?),
+                enc(super::expand(vars, v)?)
+            );
+        }
         let mut headers = Vec::new();
         let body = match self.body.as_ref().or(body.as_ref()) {
             Some(b) => Some(super::expand(&local, b)?),
@@ -311,6 +325,11 @@ impl Kind for RestStep {
             self.merge
                 .iter()
                 .flat_map(|(k, v)| [("merge", Some(k)), ("merge", Some(v))]),
+        )
+        .chain(
+            self.params
+                .iter()
+                .flat_map(|(k, v)| [("params", Some(k)), ("params", Some(v))]),
         )
         .chain(self.vars.values().map(|v| ("vars", Some(v))))
         .chain(

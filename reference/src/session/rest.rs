@@ -137,6 +137,13 @@ fn choose(headers: Transport, body: Transport, faults: &Faults) -> Presented {
     }
 }
 
+/// The query string's parameters as JSON strings (`session-in-query`).
+fn query_fields(query: Option<&str>) -> Map<String, Value> {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect()
+}
+
 fn error(status: StatusCode, code: &str) -> Response {
     (status, Json(json!({ "error": code }))).into_response()
 }
@@ -237,6 +244,8 @@ pub(crate) async fn call(
         Endpoint::Inbox => {
             let from_body = if faults.has(Fault::SessionBodyIgnored) {
                 Transport::from_body(&Map::new())
+            } else if faults.has(Fault::SessionInQuery) && !body.contains_key(SESSION_ID) {
+                Transport::from_body(&query_fields(uri.query()))
             } else {
                 Transport::from_body(&body)
             };
