@@ -358,7 +358,10 @@ mod tests {
         let key_body = json!({ "encryption_key": "bk" });
         assert_eq!(
             read(&id_only, key_body, &["split-pair-accepted"]),
-            pair("hi", "bk")
+            Presented::Split(Pair {
+                id: "hi".into(),
+                key: "bk".into()
+            })
         );
         assert_eq!(
             read(&both, full_body, &["split-pair-accepted"]),
