@@ -182,6 +182,14 @@ faults! {
         "http REST API, endpoint calls: session values are also read from the query string (when the body has none)",
     SessionBodyIgnored => "session-body-ignored":
         "http REST API, endpoint calls: session values in the body are ignored (only the headers carry a session)",
+    ReuseDeviceCode => "reuse-device-code":
+        "device flow: an approved device code yields a new API key on every exchange, not only the first",
+    PendingForUnknownCode => "pending-for-unknown-code":
+        "device flow: unknown or tampered device codes answer authorization_pending instead of invalid_grant",
+    NoRateLimit => "no-rate-limit":
+        "device flow: wrong user codes on POST /public/device/approve are never throttled (no 429)",
+    CacheableKey => "cacheable-key":
+        "device flow: the exchange response carrying the API key lacks Cache-Control: no-store",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

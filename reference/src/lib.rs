@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod device;
 mod faults;
 mod jwt;
 mod mcp;
@@ -40,6 +41,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::sync::oneshot;
 
 pub use auth::{AuthContext, SCOPE_READ, SCOPE_TOOLS};
+pub use device::DeviceArgs;
 pub use faults::{FAULTS, Fault, Faults, UnknownFault};
 pub use rest::{InvalidArgs, RestArgs};
 pub use stdio::StdioArgs;

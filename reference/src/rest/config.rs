@@ -41,6 +41,9 @@ pub struct RestArgs {
     /// Prefix of the publishable keys the server creates
     #[arg(long, default_value = DEFAULT_PUBLISHABLE_PREFIX)]
     pub publishable_prefix: String,
+    /// The device-authorization host (`/public/device/…`).
+    #[command(flatten)]
+    pub device: crate::device::DeviceArgs,
 }
 
 impl Default for RestArgs {
@@ -54,6 +57,7 @@ impl Default for RestArgs {
             cors_origins: Vec::new(),
             secret_prefix: DEFAULT_SECRET_PREFIX.to_owned(),
             publishable_prefix: DEFAULT_PUBLISHABLE_PREFIX.to_owned(),
+            device: Default::default(),
         }
     }
 }
@@ -70,6 +74,7 @@ impl fmt::Debug for RestArgs {
             .field("cors_origins", &self.cors_origins)
             .field("secret_prefix", &self.secret_prefix)
             .field("publishable_prefix", &self.publishable_prefix)
+            .field("device", &self.device)
             .finish()
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct Rest {
     cors_origins: Vec<String>,
     /// The target-site sessions of the compiled APIs' endpoints.
     sessions: crate::session::Sessions,
+    /// The device-authorization grants.
+    devices: crate::device::Devices,
 }
 
 /// How `/mcp` judges an `X-API-Key` field.
@@ -65,6 +67,7 @@ impl Rest {
             faults: faults.clone(),
             cors_origins: config::cors_origins(args)?,
             sessions: Default::default(),
+            devices: crate::device::Devices::new(&args.device),
         })
     }
 
@@ -116,6 +119,9 @@ pub(crate) fn router(rest: Arc<Rest>) -> Router {
             "/v1/apis/{id_action}/endpoints/{endpoint_call}",
             post(crate::session::call),
         )
+        .route("/public/device/start", post(crate::device::start))
+        .route("/public/device/exchange", post(crate::device::exchange))
+        .route("/public/device/approve", post(crate::device::approve))
         .with_state(rest.clone());
     router.layer(middleware::from_fn_with_state(rest, cors::layer))
 }
@@ -136,5 +142,50 @@ impl Rest {
     /// Whether the API `id` exists, whichever organisation owns it.
     pub(crate) fn api_exists(&self, id: &str) -> bool {
         self.store.lock().apis.iter().any(|api| api.id == id)
+    }
+}
+
+/// What the device-authorization host (`crate::device`) needs: its grants,
+/// the approving user, and the keys it mints.
+impl Rest {
+    /// The device-authorization grants.
+    pub(crate) fn devices(&self) -> &crate::device::Devices {
+        &self.devices
+    }
+
+    /// The user token approving a device login: its key ID and organisation;
+    /// otherwise the refusal (401 without a valid credential, 403 for an API key).
+    pub(crate) fn device_approver(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(String, String), Box<axum::response::Response>> {
+        use axum::response::IntoResponse;
+        let caller = self
+            .authenticate(headers, None)
+            .map_err(|refusal| Box::new(refusal.into_response()))?;
+        if caller.principal.kind != KeyKind::User {
+            return Err(Box::new(self.forbidden(&caller).into_response()));
+        }
+        Ok((caller.principal.key_id, caller.principal.org))
+    }
+
+    /// Stores a new developer secret key of `org` for a device login approved by
+    /// the user token `user`; its value.
+    pub(crate) fn mint_device_key(&self, org: &str, user: &str) -> String {
+        let mut store = self.store.lock();
+        let (id, value) = store.fresh_key(KeyKind::Secret);
+        store.keys.insert(keyring::Key {
+            id,
+            name: format!("device login ({user})"),
+            kind: KeyKind::Secret,
+            role: access::DEVELOPER.to_owned(),
+            org: org.to_owned(),
+            value: value.clone(),
+            origins: Vec::new(),
+            created_ms: clock::now_ms(),
+            last_used_ms: None,
+            revoked: None,
+        });
+        value
     }
 }
