@@ -298,12 +298,12 @@ impl Shared {
     }
 }
 
-fn whole_seconds_up(d: Duration) -> u64 {
+pub(crate) fn whole_seconds_up(d: Duration) -> u64 {
     d.as_millis().div_ceil(1000).try_into().unwrap_or(u64::MAX)
 }
 
 /// A user code of 8 characters from the RFC 8628 §6.1 alphabet, `XXXX-XXXX`.
-fn random_user_code() -> String {
+pub(crate) fn random_user_code() -> String {
     const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
     let mut bytes = [0u8; 8];
     rand::fill(&mut bytes);
@@ -614,7 +614,7 @@ async fn vendor_exchange(
     }
 }
 
-async fn verification_page(RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn verification_page(RawQuery(query): RawQuery) -> Response {
     let form = Form::parse(query.unwrap_or_default().as_bytes());
     let code = form.one("user_code").ok().flatten().unwrap_or("");
     let text = if code.is_empty() {

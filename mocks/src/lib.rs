@@ -214,7 +214,9 @@ pub mod tls;
 pub mod token;
 pub mod upstream;
 
-pub use auth_server::{AuthServerConfig, ClientConfig, Consent, MockAuthServer};
+pub use auth_server::{
+    AuthServerConfig, ClientConfig, Consent, DeviceFlowConfig, MockAuthServer, UserCodeError,
+};
 pub use device::{
     DevicePaths, DevicePoll, DeviceReply, DeviceScript, DeviceServerConfig, MockDeviceServer,
 };

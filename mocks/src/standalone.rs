@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 
-use crate::auth_server::{AuthServerConfig, ClientConfig, Consent, MockAuthServer};
+use crate::auth_server::{
+    AuthServerConfig, ClientConfig, Consent, DeviceFlowConfig, MockAuthServer,
+};
 use crate::device::{DevicePaths, DeviceScript, DeviceServerConfig, MockDeviceServer};
 use crate::journal::RequestRecord;
 use crate::keys::SigningAlg;
@@ -141,7 +143,8 @@ pub struct MocksCli {
     /// http://127.0.0.1:8080/callback is registered.
     #[arg(long, value_name = "SPEC")]
     pub client: Vec<ClientArg>,
-    /// The scripted device-flow user: approve-after=N, deny, expire,
+    /// The scripted device-flow user (of the device server and of the
+    /// authorization server's RFC 8628 flow): approve-after=N, deny, expire,
     /// slow-down[=N] or pending.
     #[arg(long, default_value = "approve-after=1", value_name = "SCRIPT")]
     pub device: DeviceScriptArg,
@@ -246,6 +249,15 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
         alg: cli.alg,
         clients: clients.clone(),
         consent,
+        // The `--device…` flags drive the authorization server's RFC 8628
+        // flow as well as the device server's.
+        device: DeviceFlowConfig {
+            script: cli.device.0.clone(),
+            interval: Duration::from_millis(cli.device_interval_ms),
+            slow_down_increment: Duration::from_millis(cli.device_slow_down_ms),
+            expires_in: Duration::from_secs(cli.device_expires_s),
+            ..DeviceFlowConfig::default()
+        },
         ..AuthServerConfig::default()
     })
     .await
@@ -323,6 +335,10 @@ fn write_banner(banner: &mut String, cli: &MocksCli, mocks: &Mocks, details: &Ba
     line("  register", &auth.registration_endpoint());
     line("  introspect", &auth.introspection_endpoint());
     line("  revoke", &auth.revocation_endpoint());
+    line(
+        "  device authorization",
+        &auth.device_authorization_endpoint(),
+    );
     line("  signing alg", auth.alg().as_str());
     line("  consent", &format!("{consent:?}").to_lowercase());
     for c in *clients {

@@ -8,7 +8,9 @@
 //! | `GET /.well-known/oauth-authorization-server`, `GET /.well-known/openid-configuration` | RFC 8414 | metadata |
 //! | `GET /jwks` | RFC 7517 | current key, plus the previous one after [`MockAuthServer::rotate_key`] until [`MockAuthServer::retire_previous`] |
 //! | `GET /authorize` | RFC 6749 §4.1, RFC 7636, RFC 8707, RFC 9207 | scripted consent ([`Consent`]), no browser: answers `302` to the redirect URI |
-//! | `POST /token` | RFC 6749 §4.1.3, §4.4, §6, RFC 7636 §4.6 | `authorization_code`, `refresh_token` (rotating), `client_credentials` |
+//! | `POST /token` | RFC 6749 §4.1.3, §4.4, §6, RFC 7636 §4.6, RFC 8628 §3.4 | `authorization_code`, `refresh_token` (rotating), `client_credentials`, `urn:ietf:params:oauth:grant-type:device_code` |
+//! | `POST /device_authorization` | RFC 8628 §3.1 | device authorization ([`DeviceFlowConfig`]) |
+//! | `GET /device` | RFC 8628 §3.3 | the verification page (informational: approval is scripted) |
 //! | `POST /register` | RFC 7591 | dynamic client registration |
 //! | `POST /introspect` | RFC 7662 | for confidential clients |
 //! | `POST /revoke` | RFC 7009 | always `200` |
@@ -38,10 +40,35 @@
 //!   access token's `aud`; at the token endpoint it must be one of the
 //!   resources authorized for the grant (`invalid_target` otherwise).
 //!
+//! * Device flow (RFC 8628): `/device_authorization` takes a form with
+//!   `client_id` (a registered client; confidential ones authenticate as at
+//!   `/token`), optional `scope` (`invalid_scope` outside
+//!   `scopes_supported`; absent means all) and optional `resource`s
+//!   (`invalid_target` as above), and answers `device_code` (256 random
+//!   bits), `user_code` (`XXXX-XXXX` from the RFC 8628 §6.1 alphabet
+//!   `BCDFGHJKLMNPQRSTVWXZ`), `verification_uri` (`{issuer}/device`),
+//!   `verification_uri_complete`, `expires_in` and `interval` with
+//!   `Cache-Control: no-store`. A poll of `/token` with the device-code grant
+//!   is judged in this order: an unknown device code, or one issued to
+//!   another client, is `invalid_grant`; an exchanged one `invalid_grant`, a
+//!   denied one `access_denied`, an expired one `expired_token` (terminal); a
+//!   poll sooner than the code's interval after the previous poll (or the
+//!   device authorization response) is `slow_down` and the interval grows by
+//!   [`DeviceFlowConfig::slow_down_increment`] for good; then a code approved
+//!   through [`MockAuthServer::approve_user_code`] gets its tokens, and an
+//!   undecided one gets what [`DeviceFlowConfig::script`] says
+//!   (`authorization_pending`, …). Tokens are issued as for an authorization
+//!   code: a signed JWT access token with `aud` = the requested `resource`s
+//!   (a `resource` at `/token` must be one of them), the code's scope, the
+//!   approving user as `sub`, and a rotating refresh token; the code is then
+//!   spent (`invalid_grant` ever after). Every poll is recorded with its
+//!   timing ([`MockAuthServer::device_polls`]) besides the journal.
+//!
 //! Every request is journaled ([`MockAuthServer::journal`]) with secrets
 //! replaced by [`crate::REDACTED`].
 
 mod authorize;
+mod device;
 mod register;
 mod token;
 
@@ -59,6 +86,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
+pub use device::{DeviceFlowConfig, UserCodeError};
+
+use crate::device::{DEVICE_CODE_GRANT, DevicePoll};
 use crate::journal::{self, Journal, RequestRecord};
 use crate::keys::{SigningAlg, SigningKey, sign_jws, verify_jws};
 use crate::oauth::{Form, OAuthError, random_token};
@@ -142,6 +172,8 @@ pub struct AuthServerConfig {
     /// the member (e.g. `code_challenge_methods_supported: null` plays an AS
     /// without PKCE).
     pub metadata_overrides: Map<String, Value>,
+    /// The device flow (RFC 8628): interval, lifetime and the scripted user.
+    pub device: DeviceFlowConfig,
 }
 
 impl Default for AuthServerConfig {
@@ -158,6 +190,7 @@ impl Default for AuthServerConfig {
             access_token_lifetime: Duration::from_secs(3600),
             code_lifetime: Duration::from_secs(60),
             metadata_overrides: Map::new(),
+            device: DeviceFlowConfig::default(),
         }
     }
 }
@@ -241,6 +274,7 @@ struct Grants {
     families: HashMap<u64, Family>,
     revoked_jtis: HashSet<String>,
     next_family: u64,
+    device: device::DeviceSessions,
 }
 
 impl Grants {
@@ -285,6 +319,7 @@ struct Shared {
     code_lifetime: Duration,
     metadata: Value,
     consent: Mutex<Consent>,
+    device: DeviceFlowConfig,
     keys: RwLock<KeyRing>,
     grants: Mutex<Grants>,
     journal: Journal,
@@ -465,9 +500,11 @@ fn metadata_document(issuer: &str, scopes: &[String], overrides: &Map<String, Va
         "registration_endpoint": format!("{issuer}/register"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
+        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported":
+            ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported":
             ["none", "client_secret_basic", "client_secret_post"],
@@ -521,6 +558,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/introspect", post(token::introspect))
         .route("/revoke", post(token::revoke))
         .route("/register", post(register::register))
+        .route("/device_authorization", post(device::device_authorization))
+        .route("/device", get(crate::device::verification_page))
         .fallback(not_found)
         .with_state(shared)
         .layer(axum::middleware::from_fn_with_state(
@@ -530,7 +569,11 @@ fn router(shared: Arc<Shared>) -> Router {
 }
 
 fn client_from_config(config: &ClientConfig) -> Client {
-    let mut grant_types = vec!["authorization_code".to_owned(), "refresh_token".to_owned()];
+    let mut grant_types = vec![
+        "authorization_code".to_owned(),
+        "refresh_token".to_owned(),
+        DEVICE_CODE_GRANT.to_owned(),
+    ];
     if config.secret.is_some() {
         grant_types.push("client_credentials".to_owned());
     }
@@ -583,6 +626,7 @@ impl MockAuthServer {
             access_lifetime: config.access_token_lifetime,
             code_lifetime: config.code_lifetime,
             consent: Mutex::new(config.consent),
+            device: config.device,
             keys: RwLock::new(KeyRing {
                 current: Arc::new(current),
                 previous: None,
@@ -684,6 +728,69 @@ impl MockAuthServer {
             .consent
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = consent;
+    }
+
+    /// `{issuer}/device_authorization` (RFC 8628 §3.1).
+    pub fn device_authorization_endpoint(&self) -> String {
+        format!("{}/device_authorization", self.shared.issuer)
+    }
+
+    /// The user, as [`AuthServerConfig::subject`], approves the device
+    /// authorization with this user code (compared ignoring case and
+    /// punctuation): its next well-paced poll gets tokens, whatever the
+    /// script says. Refused when the code is unknown, expired, denied or
+    /// already exchanged.
+    pub fn approve_user_code(&self, user_code: &str) -> Result<(), UserCodeError> {
+        let subject = self.shared.subject.clone();
+        self.approve_user_code_as(user_code, &subject)
+    }
+
+    /// As [`Self::approve_user_code`], as the user `subject` (the tokens'
+    /// `sub`).
+    pub fn approve_user_code_as(
+        &self,
+        user_code: &str,
+        subject: &str,
+    ) -> Result<(), UserCodeError> {
+        self.shared.grants().device.decide(
+            user_code,
+            device::DeviceStatus::Approved {
+                subject: subject.to_owned(),
+            },
+        )
+    }
+
+    /// The user denies: every later poll is `access_denied`. Refused when the
+    /// code is unknown, expired, approved or exchanged.
+    pub fn deny_user_code(&self, user_code: &str) -> Result<(), UserCodeError> {
+        self.shared
+            .grants()
+            .device
+            .decide(user_code, device::DeviceStatus::Denied)
+    }
+
+    /// End the device authorization now: every later poll is
+    /// `expired_token`, and approval is refused. Refused only when the code
+    /// is unknown or already exchanged.
+    pub fn expire_user_code(&self, user_code: &str) -> Result<(), UserCodeError> {
+        self.shared
+            .grants()
+            .device
+            .decide(user_code, device::DeviceStatus::Expired)
+    }
+
+    /// Every user code issued so far, oldest first (a harness approves the
+    /// last one when it cannot read the client's display).
+    pub fn user_codes(&self) -> Vec<String> {
+        self.shared.grants().device.user_codes()
+    }
+
+    /// Every device-code poll of `/token` that got as far as naming a device
+    /// code, in arrival order, with the gap since the previous poll of the
+    /// same code and the interval in force. `outcome` is the error code or
+    /// `token_issued`; `vendor` is always false.
+    pub fn device_polls(&self) -> Vec<DevicePoll> {
+        self.shared.grants().device.polls.clone()
     }
 
     /// Register (or replace) a client, as if pre-registered.

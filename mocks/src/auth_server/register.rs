@@ -11,7 +11,12 @@ use serde_json::{Map, Value};
 use super::{AuthMethod, Client, Shared, now_secs};
 use crate::oauth::{OAuthError, content_type_is, json_no_store, random_token};
 
-const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    crate::device::DEVICE_CODE_GRANT,
+];
 
 fn metadata_error(description: impl Into<String>) -> OAuthError {
     OAuthError::bad("invalid_client_metadata", description)
@@ -96,13 +101,16 @@ fn validate(
             "grant type `{bad}` is not supported"
         )));
     }
-    let response_types = string_list(meta, "response_types", &["code"])?;
+    let wants_code = grant_types.iter().any(|g| g == "authorization_code");
+    // Without authorization_code (e.g. a device-flow-only CLI) the default
+    // response_types is empty.
+    let default_response_types: &[&str] = if wants_code { &["code"] } else { &[] };
+    let response_types = string_list(meta, "response_types", default_response_types)?;
     if let Some(bad) = response_types.iter().find(|r| *r != "code") {
         return Err(metadata_error(format!(
             "response type `{bad}` is not supported"
         )));
     }
-    let wants_code = grant_types.iter().any(|g| g == "authorization_code");
     if wants_code != response_types.iter().any(|r| r == "code") {
         return Err(metadata_error(
             "grant_types and response_types are inconsistent (authorization_code goes with code)",

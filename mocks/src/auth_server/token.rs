@@ -3,7 +3,7 @@
 //! authentication (RFC 6749 §2.3).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,7 +11,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::device::{Arrival, device_code};
 use super::{AuthMethod, Client, Family, Grants, Issued, Refresh, Shared};
+use crate::device::DEVICE_CODE_GRANT;
 use crate::journal::Outcome;
 use crate::oauth::{
     Form, HeaderCredentials, OAuthError, form_body, header_credentials, json_no_store,
@@ -20,17 +22,21 @@ use crate::oauth::{
 use crate::token::Signer;
 
 /// Who is calling, after authentication.
-struct Caller {
-    client_id: String,
-    client: Client,
+pub(super) struct Caller {
+    pub(super) client_id: String,
+    pub(super) client: Client,
     /// Whether the client proved possession of a secret.
-    authenticated: bool,
+    pub(super) authenticated: bool,
 }
 
 /// RFC 6749 §2.3: authenticate (confidential) or identify (public) the
 /// client. Every failure is `invalid_client` (401 with a Basic challenge)
 /// except using two methods at once, which is `invalid_request`.
-fn authenticate(grants: &Grants, headers: &HeaderMap, form: &Form) -> Result<Caller, OAuthError> {
+pub(super) fn authenticate(
+    grants: &Grants,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Caller, OAuthError> {
     let body_id = form.one("client_id")?;
     let body_secret = form.one("client_secret")?;
     let (client_id, secret, via) = match header_credentials(headers)? {
@@ -144,13 +150,22 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match token_inner(&shared, &headers, &body) {
+    let arrival = Arrival {
+        instant: Instant::now(),
+        at: SystemTime::now(),
+    };
+    match token_inner(&shared, &headers, &body, arrival) {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-fn token_inner(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+fn token_inner(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    arrival: Arrival,
+) -> Result<Response, OAuthError> {
     let form = form_body(headers, body)?;
     let issued = {
         let mut grants = shared.grants();
@@ -160,6 +175,7 @@ fn token_inner(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Resp
             "authorization_code" => authorization_code(shared, &mut grants, &form, &caller),
             "refresh_token" => refresh_token(shared, &mut grants, &form, &caller),
             "client_credentials" => client_credentials(shared, &mut grants, &form, &caller),
+            DEVICE_CODE_GRANT => device_code(shared, &mut grants, &form, &caller, arrival),
             other => Err(OAuthError::bad(
                 "unsupported_grant_type",
                 format!("grant_type `{other}` is not supported"),

@@ -2,6 +2,7 @@
 //! one module per mock.
 
 mod auth_server;
+mod auth_server_device;
 mod device;
 mod standalone;
 mod support;
@@ -161,7 +162,16 @@ async fn metadata_fields_and_issuer() -> anyhow::Result<()> {
         assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
         assert_eq!(
             m["grant_types_supported"],
-            serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+            serde_json::json!([
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:device_code"
+            ])
+        );
+        assert_eq!(
+            m["device_authorization_endpoint"],
+            format!("{issuer}/device_authorization")
         );
         assert_eq!(
             m["code_challenge_methods_supported"],
