@@ -95,6 +95,13 @@ pub struct RestRecord {
     pub http: HttpRecord,
 }
 
+/// Appends `name=value` (form-encoded) to `url`'s query.
+fn add_query(url: &mut String, name: &str, value: &str) {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    *url = format!("{url}{sep}{}={}", enc(name), enc(value));
+}
+
 /// Interval between polls of `until`.
 const POLL_EVERY: Duration = Duration::from_millis(50);
 
@@ -160,24 +167,10 @@ impl RestStep {
             super::expand(&local, &path)?
         );
         for (k, v) in &self.params {
-            let enc =
-                |s: String| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let sep = if url.contains('?') { '&' } else { '?' };
-            url = format!(
-                "{url}{sep}{}={}",
-                enc(super::expand(vars, k)?),
-                enc(super::expand(vars, v)?)
-            );
+            add_query(&mut url, &super::expand(vars, k)?, &super::expand(vars, v)?);
         }
+        let body = self.body_of(body, &local)?;
         let mut headers = Vec::new();
-        let body = match self.body.as_ref().or(body.as_ref()) {
-            Some(b) => Some(super::expand(&local, b)?),
-            None => None,
-        };
-        let body = self.merged(body, &local)?;
-        // A preflight has no body; an explicit Content-Type replaces the JSON default.
-        let preflight = self.method.as_deref() == Some("OPTIONS");
-        let body = if preflight { None } else { body };
         let explicit_type = self
             .headers
             .iter()
@@ -186,23 +179,7 @@ impl RestStep {
             headers.push(("Content-Type".to_string(), "application/json".to_string()));
         }
         if let Some(value) = self.credential(vars)? {
-            match self.via {
-                Via::Header => {
-                    let name = self
-                        .header
-                        .clone()
-                        .unwrap_or_else(|| rest.key_header.clone());
-                    headers.push((name, value));
-                }
-                Via::Bearer => headers.push(("Authorization".into(), format!("Bearer {value}"))),
-                Via::Query => {
-                    let name = self.query.as_deref().unwrap_or("api_key");
-                    let sep = if url.contains('?') { '&' } else { '?' };
-                    let enc: String =
-                        url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-                    url = format!("{url}{sep}{name}={enc}");
-                }
-            }
+            self.place_credential(value, &rest.key_header, &mut url, &mut headers);
         }
         for (n, v) in &self.headers {
             headers.push((super::expand(vars, n)?, super::expand(vars, v)?));
@@ -215,6 +192,39 @@ impl RestStep {
             raw: self.raw,
         };
         Ok((op, request))
+    }
+
+    /// The body: the step's or the operation's, expanded, with `merge` applied; none for a preflight.
+    fn body_of(&self, op_body: Option<String>, local: &Vars) -> Result<Option<String>, String> {
+        if self.method.as_deref() == Some("OPTIONS") {
+            return Ok(None);
+        }
+        let body = match self.body.as_ref().or(op_body.as_ref()) {
+            Some(b) => Some(super::expand(local, b)?),
+            None => None,
+        };
+        self.merged(body, local)
+    }
+
+    /// Puts the credential where `via` says: the key header, a Bearer token or a query parameter.
+    fn place_credential(
+        &self,
+        value: String,
+        key_header: &str,
+        url: &mut String,
+        headers: &mut Vec<(String, String)>,
+    ) {
+        match self.via {
+            Via::Header => {
+                let name = self
+                    .header
+                    .clone()
+                    .unwrap_or_else(|| key_header.to_string());
+                headers.push((name, value));
+            }
+            Via::Bearer => headers.push(("Authorization".into(), format!("Bearer {value}"))),
+            Via::Query => add_query(url, self.query.as_deref().unwrap_or("api_key"), &value),
+        }
     }
 
     /// `body` with the `merge` members added (a JSON object; none becomes `{}`).
