@@ -610,6 +610,42 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "HYG-006",
         Outcome::Warn,
     ),
+    (
+        "start-without-expiry",
+        "device-flow/host-start",
+        "DEV-S-001",
+        Outcome::Fail,
+    ),
+    (
+        "denial-not-terminal",
+        "device-flow/host-denial",
+        "DEV-S-004",
+        Outcome::Fail,
+    ),
+    (
+        "reuse-device-code",
+        "device-flow/host-approval",
+        "DEV-S-007",
+        Outcome::Fail,
+    ),
+    (
+        "cacheable-key",
+        "device-flow/host-approval",
+        "DEV-S-006",
+        Outcome::Fail,
+    ),
+    (
+        "pending-for-unknown-code",
+        "device-flow/host-unknown-codes",
+        "DEV-S-008",
+        Outcome::Fail,
+    ),
+    (
+        "no-rate-limit",
+        "device-flow/host-approval-guard",
+        "DEV-S-010",
+        Outcome::Fail,
+    ),
 ];
 
 #[test]

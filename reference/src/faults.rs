@@ -190,6 +190,10 @@ faults! {
         "device flow: wrong user codes on POST /public/device/approve are never throttled (no 429)",
     CacheableKey => "cacheable-key":
         "device flow: the exchange response carrying the API key lacks Cache-Control: no-store",
+    DenialNotTerminal => "denial-not-terminal":
+        "device flow: after a denial, polls answer authorization_pending instead of access_denied",
+    StartWithoutExpiry => "start-without-expiry":
+        "device flow: the start response lacks expires_in",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

@@ -125,17 +125,20 @@ pub(crate) async fn start(
     let started = devices.start(fields.get("client_id").cloned(), Instant::now());
     let uri = &devices.verification_uri;
     let separator = if uri.contains('?') { '&' } else { '?' };
-    respond(
-        StatusCode::OK,
-        json!({
-            "device_code": started.device_code,
-            "user_code": started.user_code,
-            "verification_uri": uri,
-            "verification_uri_complete": format!("{uri}{separator}user_code={}", started.user_code),
-            "expires_in": devices.expires.as_secs(),
-            "interval": devices.interval,
-        }),
-    )
+    let mut body = json!({
+        "device_code": started.device_code,
+        "user_code": started.user_code,
+        "verification_uri": uri,
+        "verification_uri_complete": format!("{uri}{separator}user_code={}", started.user_code),
+        "expires_in": devices.expires.as_secs(),
+        "interval": devices.interval,
+    });
+    if rest.faults().has(crate::faults::Fault::StartWithoutExpiry)
+        && let Some(o) = body.as_object_mut()
+    {
+        o.remove("expires_in");
+    }
+    respond(StatusCode::OK, body)
 }
 
 /// `POST /public/device/exchange`.

@@ -156,6 +156,9 @@ impl Devices {
             }
             Status::Redeemed { .. } => Exchange::Error("invalid_grant"),
             _ if now >= grant.expires_at => Exchange::Error("expired_token"),
+            Status::Denied if faults.has(Fault::DenialNotTerminal) => {
+                Exchange::Error("authorization_pending")
+            }
             Status::Denied => Exchange::Error("access_denied"),
             Status::Approved { user, org } => {
                 let mint = Exchange::Mint {
