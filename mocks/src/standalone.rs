@@ -225,11 +225,10 @@ fn setup_tls(cli: &MocksCli) -> anyhow::Result<TlsSetup> {
     Ok((Some(ca.server_config()?), Some(path), dir))
 }
 
-async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
-    tls::install_crypto_provider();
-    let (tls_config, ca_path, ca_dir) = setup_tls(cli)?;
-
-    let clients: Vec<ClientConfig> = if cli.client.is_empty() {
+/// The clients to pre-register: those given with `--client`, or the public
+/// `demo` client when there are none.
+fn clients_from(cli: &MocksCli) -> Vec<ClientConfig> {
+    if cli.client.is_empty() {
         vec![ClientConfig {
             client_id: "demo".to_owned(),
             redirect_uris: vec!["http://127.0.0.1:8080/callback".to_owned()],
@@ -237,17 +236,30 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
         }]
     } else {
         cli.client.iter().map(|c| c.0.clone()).collect()
-    };
-    let consent = match (cli.consent, cli.consent_delay_ms) {
+    }
+}
+
+/// The scripted consent from `--consent` and `--consent-delay-ms`.
+fn consent_from(cli: &MocksCli) -> Consent {
+    match (cli.consent, cli.consent_delay_ms) {
         (ConsentArg::Deny, _) => Consent::Deny,
         (ConsentArg::Approve, Some(ms)) => Consent::Delay(Duration::from_millis(ms)),
         (ConsentArg::Approve, None) => Consent::Approve,
-    };
-    let auth = MockAuthServer::start(AuthServerConfig {
-        tls: tls_config.clone(),
+    }
+}
+
+/// Start the authorization server with the given clients and consent.
+async fn start_auth_server(
+    cli: &MocksCli,
+    tls_config: Option<Arc<rustls::ServerConfig>>,
+    clients: Vec<ClientConfig>,
+    consent: Consent,
+) -> anyhow::Result<MockAuthServer> {
+    MockAuthServer::start(AuthServerConfig {
+        tls: tls_config,
         port: cli.as_port,
         alg: cli.alg,
-        clients: clients.clone(),
+        clients,
         consent,
         // The `--device…` flags drive the authorization server's RFC 8628
         // flow as well as the device server's.
@@ -261,20 +273,36 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
         ..AuthServerConfig::default()
     })
     .await
-    .context("starting the authorization server")?;
+    .context("starting the authorization server")
+}
+
+/// Load the upstream rules (`--upstream-rules` or the defaults) and start
+/// the upstream; also returns how many rules it serves.
+async fn start_upstream(
+    cli: &MocksCli,
+    tls_config: Option<Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<(MockUpstream, usize)> {
     let rules = match &cli.upstream_rules {
         Some(path) => load_rules(path)?.rule,
         None => default_rules(),
     };
     let rule_count = rules.len();
     let upstream = MockUpstream::start_with_config(UpstreamConfig {
-        tls: tls_config.clone(),
+        tls: tls_config,
         port: cli.upstream_port,
         rules,
     })
     .await
     .context("starting the upstream")?;
-    let device = MockDeviceServer::start(DeviceServerConfig {
+    Ok((upstream, rule_count))
+}
+
+/// Start the device server with the `--device…` script, timing and paths.
+async fn start_device_server(
+    cli: &MocksCli,
+    tls_config: Option<Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<MockDeviceServer> {
+    MockDeviceServer::start(DeviceServerConfig {
         tls: tls_config,
         port: cli.device_port,
         script: cli.device.0.clone(),
@@ -289,7 +317,19 @@ async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
         ..DeviceServerConfig::default()
     })
     .await
-    .context("starting the device server")?;
+    .context("starting the device server")
+}
+
+/// Start the three mocks and write the banner describing them.
+async fn start(cli: &MocksCli, banner: &mut String) -> anyhow::Result<Mocks> {
+    tls::install_crypto_provider();
+    let (tls_config, ca_path, ca_dir) = setup_tls(cli)?;
+
+    let clients = clients_from(cli);
+    let consent = consent_from(cli);
+    let auth = start_auth_server(cli, tls_config.clone(), clients.clone(), consent).await?;
+    let (upstream, rule_count) = start_upstream(cli, tls_config.clone()).await?;
+    let device = start_device_server(cli, tls_config).await?;
 
     let mocks = Mocks {
         auth,

@@ -291,8 +291,22 @@ pub(super) fn device_code(
 ) -> Result<Issued, OAuthError> {
     caller.client.require_grant(DEVICE_CODE_GRANT)?;
     let presented = form.required("device_code")?;
-    let config = &shared.device;
-    let mut record = DevicePoll {
+    let mut record = new_poll_record(shared, arrival);
+    let decided = decide_poll(shared, grants, presented, caller, arrival, &mut record);
+    let issued = decided.and_then(|(subject, session)| {
+        issue_tokens(shared, grants, form, caller, subject, &session)
+    });
+    record.outcome = match &issued {
+        Ok(_) => "token_issued".to_owned(),
+        Err(e) => e.error.to_owned(),
+    };
+    grants.device.polls.push(record);
+    issued
+}
+
+/// A poll record with only its arrival filled in.
+fn new_poll_record(shared: &Shared, arrival: Arrival) -> DevicePoll {
+    DevicePoll {
         session: None,
         at: arrival.at,
         elapsed: shared.journal.elapsed(arrival.instant),
@@ -302,122 +316,175 @@ pub(super) fn device_code(
         too_fast: false,
         outcome: String::new(),
         vendor: false,
+    }
+}
+
+/// Find the presented device code's session, judge the poll, and on
+/// approval mark the session issued; returns the subject and the session.
+fn decide_poll(
+    shared: &Shared,
+    grants: &mut Grants,
+    presented: &str,
+    caller: &Caller,
+    arrival: Arrival,
+    record: &mut DevicePoll,
+) -> Result<(String, DeviceSession), OAuthError> {
+    let Some(session) = grants.device.by_code.get_mut(presented) else {
+        return Err(OAuthError::invalid_grant("unknown device code"));
     };
-    let decided = (|| -> Result<(String, DeviceSession), OAuthError> {
-        let Some(session) = grants.device.by_code.get_mut(presented) else {
-            return Err(OAuthError::invalid_grant("unknown device code"));
-        };
-        if session.client_id != caller.client_id {
+    if session.client_id != caller.client_id {
+        return Err(OAuthError::invalid_grant(
+            "the device code was issued to another client",
+        ));
+    }
+    record.session = Some(session.id);
+    record.interval = session.interval;
+    let since = arrival
+        .instant
+        .saturating_duration_since(session.last_poll.unwrap_or(session.issued));
+    record.since_previous = Some(since);
+    let result = poll_session(shared, session, arrival, since, record);
+    record.interval_after = session.interval;
+    let subject = result?;
+    session.status = DeviceStatus::Issued;
+    Ok((subject, session.clone()))
+}
+
+/// Judge one poll of a session: its status, its expiry, its pace, then the
+/// harness's decision or the scripted user. Returns the approving subject.
+fn poll_session(
+    shared: &Shared,
+    session: &mut DeviceSession,
+    arrival: Arrival,
+    since: Duration,
+    record: &mut DevicePoll,
+) -> Result<String, OAuthError> {
+    check_pollable(session, arrival)?;
+    session.last_poll = Some(arrival.instant);
+    check_pace(&shared.device, session, since, record)?;
+    let k = session.well_paced_polls;
+    session.well_paced_polls = k.saturating_add(1);
+    if let DeviceStatus::Approved { subject } = &session.status {
+        return Ok(subject.clone());
+    }
+    scripted_reply(shared, session, k)
+}
+
+/// Refuse a poll of a session that is already concluded or has expired
+/// (marking it expired).
+fn check_pollable(session: &mut DeviceSession, arrival: Arrival) -> Result<(), OAuthError> {
+    match session.status {
+        DeviceStatus::Issued => {
             return Err(OAuthError::invalid_grant(
-                "the device code was issued to another client",
+                "the device code was already exchanged",
             ));
         }
-        record.session = Some(session.id);
-        record.interval = session.interval;
-        let since = arrival
-            .instant
-            .saturating_duration_since(session.last_poll.unwrap_or(session.issued));
-        record.since_previous = Some(since);
-        let result = (|| {
-            match session.status {
-                DeviceStatus::Issued => {
-                    return Err(OAuthError::invalid_grant(
-                        "the device code was already exchanged",
-                    ));
-                }
-                DeviceStatus::Denied => return Err(denied()),
-                DeviceStatus::Expired => return Err(expired()),
-                DeviceStatus::Pending | DeviceStatus::Approved { .. } => {}
-            }
-            if arrival.instant >= session.expires {
-                session.status = DeviceStatus::Expired;
-                return Err(expired());
-            }
-            session.last_poll = Some(arrival.instant);
-            let tolerance = config.poll_tolerance.min(session.interval / 2);
-            if config.enforce_interval && since + tolerance < session.interval {
-                record.too_fast = true;
-                session.interval += config.slow_down_increment;
-                return Err(OAuthError::bad(
-                    "slow_down",
-                    format!(
-                        "polled {} ms after the previous request; the interval is now {} ms",
-                        since.as_millis(),
-                        session.interval.as_millis()
-                    ),
-                ));
-            }
-            let k = session.well_paced_polls;
-            session.well_paced_polls = k.saturating_add(1);
-            if let DeviceStatus::Approved { subject } = &session.status {
-                return Ok(subject.clone());
-            }
-            match config.script.reply(k) {
-                DeviceReply::Pending => Err(OAuthError::bad(
-                    "authorization_pending",
-                    "the user has not yet approved the request",
-                )),
-                DeviceReply::SlowDown => {
-                    session.interval += config.slow_down_increment;
-                    Err(OAuthError::bad(
-                        "slow_down",
-                        format!("the interval is now {} ms", session.interval.as_millis()),
-                    ))
-                }
-                DeviceReply::Deny => {
-                    session.status = DeviceStatus::Denied;
-                    Err(denied())
-                }
-                DeviceReply::Expire => {
-                    session.status = DeviceStatus::Expired;
-                    Err(expired())
-                }
-                DeviceReply::ServerError => Err(OAuthError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "scripted server error",
-                )),
-                DeviceReply::Approve => Ok(shared.subject.clone()),
-            }
-        })();
-        record.interval_after = session.interval;
-        let subject = result?;
-        session.status = DeviceStatus::Issued;
-        Ok((subject, session.clone()))
-    })();
-    let issued = decided.and_then(|(subject, session)| {
-        let resources = shared.requested_resources(form, &session.resources)?;
-        let resources = if resources.is_empty() {
-            session.resources.clone()
-        } else {
-            resources
-        };
-        let family = grants.new_family(Family {
-            client_id: caller.client_id.clone(),
-            subject,
-            scope: session.scope.clone(),
-            resources: resources.clone(),
-            revoked: false,
-            jtis: Vec::new(),
-        });
-        let mut issued = shared.access_token_claims(grants, family, &session.scope, &resources)?;
-        issued.refresh_token = caller.client.allows("refresh_token").then(|| {
-            let rt = random_token(32);
-            grants.refresh.insert(
-                rt.clone(),
-                Refresh {
-                    family,
-                    superseded: false,
-                },
-            );
-            rt
-        });
-        Ok(issued)
-    });
-    record.outcome = match &issued {
-        Ok(_) => "token_issued".to_owned(),
-        Err(e) => e.error.to_owned(),
+        DeviceStatus::Denied => return Err(denied()),
+        DeviceStatus::Expired => return Err(expired()),
+        DeviceStatus::Pending | DeviceStatus::Approved { .. } => {}
+    }
+    if arrival.instant >= session.expires {
+        session.status = DeviceStatus::Expired;
+        return Err(expired());
+    }
+    Ok(())
+}
+
+/// With the interval enforced, answer a poll that came too soon with
+/// `slow_down` and lengthen the session's interval.
+fn check_pace(
+    config: &DeviceFlowConfig,
+    session: &mut DeviceSession,
+    since: Duration,
+    record: &mut DevicePoll,
+) -> Result<(), OAuthError> {
+    let tolerance = config.poll_tolerance.min(session.interval / 2);
+    if config.enforce_interval && since + tolerance < session.interval {
+        record.too_fast = true;
+        session.interval += config.slow_down_increment;
+        return Err(OAuthError::bad(
+            "slow_down",
+            format!(
+                "polled {} ms after the previous request; the interval is now {} ms",
+                since.as_millis(),
+                session.interval.as_millis()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What the scripted user answers to the `k`-th well-paced poll.
+fn scripted_reply(
+    shared: &Shared,
+    session: &mut DeviceSession,
+    k: u32,
+) -> Result<String, OAuthError> {
+    let config = &shared.device;
+    match config.script.reply(k) {
+        DeviceReply::Pending => Err(OAuthError::bad(
+            "authorization_pending",
+            "the user has not yet approved the request",
+        )),
+        DeviceReply::SlowDown => {
+            session.interval += config.slow_down_increment;
+            Err(OAuthError::bad(
+                "slow_down",
+                format!("the interval is now {} ms", session.interval.as_millis()),
+            ))
+        }
+        DeviceReply::Deny => {
+            session.status = DeviceStatus::Denied;
+            Err(denied())
+        }
+        DeviceReply::Expire => {
+            session.status = DeviceStatus::Expired;
+            Err(expired())
+        }
+        DeviceReply::ServerError => Err(OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "scripted server error",
+        )),
+        DeviceReply::Approve => Ok(shared.subject.clone()),
+    }
+}
+
+/// Issue the access token (and, when the client may refresh, a refresh
+/// token) for an approved device authorization.
+fn issue_tokens(
+    shared: &Shared,
+    grants: &mut Grants,
+    form: &Form,
+    caller: &Caller,
+    subject: String,
+    session: &DeviceSession,
+) -> Result<Issued, OAuthError> {
+    let resources = shared.requested_resources(form, &session.resources)?;
+    let resources = if resources.is_empty() {
+        session.resources.clone()
+    } else {
+        resources
     };
-    grants.device.polls.push(record);
-    issued
+    let family = grants.new_family(Family {
+        client_id: caller.client_id.clone(),
+        subject,
+        scope: session.scope.clone(),
+        resources: resources.clone(),
+        revoked: false,
+        jtis: Vec::new(),
+    });
+    let mut issued = shared.access_token_claims(grants, family, &session.scope, &resources)?;
+    issued.refresh_token = caller.client.allows("refresh_token").then(|| {
+        let rt = random_token(32);
+        grants.refresh.insert(
+            rt.clone(),
+            Refresh {
+                family,
+                superseded: false,
+            },
+        );
+        rt
+    });
+    Ok(issued)
 }

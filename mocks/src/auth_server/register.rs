@@ -69,10 +69,9 @@ fn string_list(
     }
 }
 
-fn validate(
-    shared: &Shared,
-    meta: &mut Map<String, Value>,
-) -> Result<(Client, AuthMethod), OAuthError> {
+/// The requested `token_endpoint_auth_method` (default
+/// `client_secret_basic`).
+fn auth_method(meta: &Map<String, Value>) -> Result<AuthMethod, OAuthError> {
     let method = match meta.get("token_endpoint_auth_method") {
         None => "client_secret_basic",
         Some(Value::String(m)) => m.as_str(),
@@ -82,16 +81,22 @@ fn validate(
             ));
         }
     };
-    let method = match method {
-        "none" => AuthMethod::None,
-        "client_secret_basic" => AuthMethod::Basic,
-        "client_secret_post" => AuthMethod::Post,
-        other => {
-            return Err(metadata_error(format!(
-                "token_endpoint_auth_method `{other}` is not supported"
-            )));
-        }
-    };
+    match method {
+        "none" => Ok(AuthMethod::None),
+        "client_secret_basic" => Ok(AuthMethod::Basic),
+        "client_secret_post" => Ok(AuthMethod::Post),
+        other => Err(metadata_error(format!(
+            "token_endpoint_auth_method `{other}` is not supported"
+        ))),
+    }
+}
+
+/// The requested `grant_types` and `response_types`, each supported and
+/// consistent with the other and with the auth method.
+fn grant_and_response_types(
+    meta: &Map<String, Value>,
+    method: AuthMethod,
+) -> Result<(Vec<String>, Vec<String>), OAuthError> {
     let grant_types = string_list(meta, "grant_types", &["authorization_code"])?;
     if let Some(bad) = grant_types
         .iter()
@@ -121,13 +126,17 @@ fn validate(
             "client_credentials needs a confidential client (token_endpoint_auth_method none)",
         ));
     }
-    let redirect_uris = match meta.get("redirect_uris") {
-        None if wants_code => {
-            return Err(redirect_error(
-                "redirect_uris is required for the authorization_code grant",
-            ));
-        }
-        None => Vec::new(),
+    Ok((grant_types, response_types))
+}
+
+/// The requested `redirect_uris`, each acceptable; required (and non-empty)
+/// when the client wants the authorization_code grant.
+fn redirect_uris(meta: &Map<String, Value>, wants_code: bool) -> Result<Vec<String>, OAuthError> {
+    match meta.get("redirect_uris") {
+        None if wants_code => Err(redirect_error(
+            "redirect_uris is required for the authorization_code grant",
+        )),
+        None => Ok(Vec::new()),
         Some(Value::Array(items)) => {
             if items.is_empty() && wants_code {
                 return Err(redirect_error("redirect_uris is empty"));
@@ -140,10 +149,14 @@ fn validate(
                 check_redirect_uri(uri).map_err(redirect_error)?;
                 uris.push(uri.to_owned());
             }
-            uris
+            Ok(uris)
         }
-        Some(_) => return Err(redirect_error("redirect_uris must be an array")),
-    };
+        Some(_) => Err(redirect_error("redirect_uris must be an array")),
+    }
+}
+
+/// A requested `scope` must be a string within scopes_supported.
+fn check_scope(shared: &Shared, meta: &Map<String, Value>) -> Result<(), OAuthError> {
     if let Some(scope) = meta.get("scope") {
         let scope = scope
             .as_str()
@@ -154,6 +167,12 @@ fn validate(
             )));
         }
     }
+    Ok(())
+}
+
+/// The informational members: names are strings, URIs are absolute, and
+/// `jwks` excludes `jwks_uri`.
+fn check_informational(meta: &Map<String, Value>) -> Result<(), OAuthError> {
     for name in ["client_name", "software_id", "software_version"] {
         if meta.get(name).is_some_and(|v| !v.is_string()) {
             return Err(metadata_error(format!("`{name}` must be a string")));
@@ -178,28 +197,53 @@ fn validate(
             "`jwks` and `jwks_uri` are mutually exclusive",
         ));
     }
+    Ok(())
+}
+
+/// Write the registered values (defaults filled in) back into the metadata
+/// the response echoes.
+fn echo_registered(meta: &mut Map<String, Value>, client: &Client, response_types: Vec<String>) {
     meta.insert(
         "token_endpoint_auth_method".into(),
-        Value::from(match method {
+        Value::from(match client.method {
             AuthMethod::None => "none",
             AuthMethod::Post => "client_secret_post",
             _ => "client_secret_basic",
         }),
     );
-    meta.insert("grant_types".into(), Value::from(grant_types.clone()));
+    meta.insert(
+        "grant_types".into(),
+        Value::from(client.grant_types.clone()),
+    );
     meta.insert("response_types".into(), Value::from(response_types));
-    if !redirect_uris.is_empty() {
-        meta.insert("redirect_uris".into(), Value::from(redirect_uris.clone()));
+    if !client.redirect_uris.is_empty() {
+        meta.insert(
+            "redirect_uris".into(),
+            Value::from(client.redirect_uris.clone()),
+        );
     }
-    Ok((
-        Client {
-            secret: None,
-            redirect_uris,
-            method,
-            grant_types,
-        },
+}
+
+/// Validate the client metadata and build the client; `meta` is updated to
+/// what the response echoes.
+fn validate(
+    shared: &Shared,
+    meta: &mut Map<String, Value>,
+) -> Result<(Client, AuthMethod), OAuthError> {
+    let method = auth_method(meta)?;
+    let (grant_types, response_types) = grant_and_response_types(meta, method)?;
+    let wants_code = grant_types.iter().any(|g| g == "authorization_code");
+    let redirect_uris = redirect_uris(meta, wants_code)?;
+    check_scope(shared, meta)?;
+    check_informational(meta)?;
+    let client = Client {
+        secret: None,
+        redirect_uris,
         method,
-    ))
+        grant_types,
+    };
+    echo_registered(meta, &client, response_types);
+    Ok((client, method))
 }
 
 pub(super) async fn register(
