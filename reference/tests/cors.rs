@@ -3,14 +3,14 @@
 //! publishable-key origins, the `Origin` check of `/mcp`) and of their seeded
 //! faults, over the real binary.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-use http::{HeaderMap, Method};
-use serde_json::{Value, json};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_authconform-reference");
+use common::{BIN, Reply, Server};
+use http::Method;
+use serde_json::json;
+
 const ADMIN_A: &str = "ref_sk_admin_a_0001";
 const DEV_A: &str = "ref_sk_dev_a_0002";
 const PK_A: &str = "ref_pk_web_a_0004";
@@ -51,36 +51,7 @@ const LOOK_ALIKES: &[&str] = &[
     "null",
 ];
 
-/// A running `authconform-reference http` with [`FIXTURE`].
-struct Server {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A response, read completely.
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {:?}", self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
     fn assert_status(&self, status: u16, what: &str) -> &Self {
         assert_eq!(self.status, status, "{what}: {}", self.text);
         self
@@ -123,30 +94,9 @@ impl Reply {
 }
 
 impl Server {
+    /// A running `authconform-reference http` with [`FIXTURE`].
     fn start(faults: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["http", "--issuer", "http://127.0.0.1:9"])
-            .args(FIXTURE)
-            .args(faults.iter().flat_map(|f| ["--fault", f]))
-            .env_remove("AUTHCONFORM_REFERENCE_FAULT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        let base = line
-            .strip_prefix("authconform-reference listening on ")
-            .and_then(|rest| rest.strip_suffix("/mcp\n"))
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-            .to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client");
-        Server { child, base, http }
+        Server::launch(FIXTURE, faults)
     }
 
     /// Sends `method path` with the key (if any), the Origin (if any) and `extra` fields.
@@ -168,12 +118,7 @@ impl Server {
         for (name, value) in extra {
             builder = builder.header(*name, *value);
         }
-        let response = builder.send().await.expect("send");
-        Reply {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            text: response.text().await.expect("body"),
-        }
+        common::read(builder).await
     }
 
     async fn get(&self, path: &str, key: Option<&str>, origin: Option<&str>) -> Reply {
@@ -218,12 +163,7 @@ impl Server {
         if let Some(origin) = origin {
             builder = builder.header("Origin", origin);
         }
-        let response = builder.send().await.expect("send");
-        Reply {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            text: response.text().await.expect("body"),
-        }
+        common::read(builder).await
     }
 }
 

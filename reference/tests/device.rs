@@ -2,13 +2,13 @@
 //! http` (`/public/device/start`, `/exchange`, `/approve`) and of its seeded
 //! faults, over the real binary.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
+use common::{Reply, Server};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_authconform-reference");
 const USER_A: &str = "usr_dev_a_tok_0001";
 const USER_B: &str = "usr_dev_b_tok_0002";
 const SECRET_A: &str = "ref_sk_dev_a_0003";
@@ -25,36 +25,7 @@ const FIXTURE: &[&str] = &[
     "--cors-origin=https://app.example",
 ];
 
-/// A running `authconform-reference http` with the fixture.
-struct Server {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A response, read completely.
-struct Reply {
-    status: u16,
-    headers: http::HeaderMap,
-    text: String,
-}
-
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {:?}", self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
     fn assert_error(&self, status: u16, error: &str, what: &str) {
         assert_eq!(self.status, status, "{what}: {}", self.text);
         assert_eq!(self.json()["error"], error, "{what}: {}", self.text);
@@ -74,43 +45,10 @@ struct Grant {
 }
 
 impl Server {
+    /// A running `authconform-reference http` with the fixture and `args`.
     fn start(args: &[&str], faults: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["http", "--issuer", "http://127.0.0.1:9"])
-            .args(FIXTURE)
-            .args(args)
-            .args(faults.iter().flat_map(|f| ["--fault", f]))
-            .env_remove("AUTHCONFORM_REFERENCE_FAULT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        let base = line
-            .strip_prefix("authconform-reference listening on ")
-            .and_then(|rest| rest.strip_suffix("/mcp\n"))
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-            .to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client");
-        Server { child, base, http }
-    }
-
-    async fn send(builder: reqwest::RequestBuilder) -> Reply {
-        let response = builder.send().await.expect("send");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        Reply {
-            status,
-            headers,
-            text,
-        }
+        let args: Vec<&str> = FIXTURE.iter().chain(args).copied().collect();
+        Server::launch(&args, faults)
     }
 
     /// `POST path` with a JSON body and extra headers.
@@ -123,7 +61,7 @@ impl Server {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        Server::send(builder).await
+        common::read(builder).await
     }
 
     async fn start_grant(&self) -> Grant {
@@ -164,7 +102,7 @@ impl Server {
             .http
             .get(format!("{}/v1/apis", self.base))
             .header("X-API-Key", key);
-        let reply = Server::send(builder).await;
+        let reply = common::read(builder).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         let body = reply.json();
         let list = body
@@ -215,9 +153,9 @@ async fn start_answers_the_rfc8628_fields_without_a_credential() {
         .post(format!("{}{START}", s.base))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("client_id=cli&scope=x");
-    let form = Server::send(form).await;
+    let form = common::read(form).await;
     assert_eq!(form.status, 200, "{}", form.text);
-    let bare = Server::send(s.http.post(format!("{}{START}", s.base))).await;
+    let bare = common::read(s.http.post(format!("{}{START}", s.base))).await;
     assert_eq!(bare.status, 200, "{}", bare.text);
     let mut codes: Vec<String> = Vec::new();
     for reply in [&reply, &form, &bare] {

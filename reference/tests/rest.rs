@@ -2,15 +2,16 @@
 //! organisation objects, embed configuration, host API, `X-API-Key` on
 //! `/mcp`) and of its seeded faults, over the real binary.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, Method};
+use common::{BIN, Reply, Server};
+use http::{HeaderValue, Method};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-const BIN: &str = env!("CARGO_BIN_EXE_authconform-reference");
 const ADMIN_A: &str = "ref_sk_admin_a_0001";
 const DEV_A: &str = "ref_sk_dev_a_0002";
 const ADMIN_B: &str = "ref_sk_admin_b_0003";
@@ -37,20 +38,6 @@ const FIXTURE: &[&str] = &[
     "--api=org-b:api-b",
 ];
 
-/// A running `authconform-reference http` with the standard fixture.
-struct Server {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A credential to send.
 #[derive(Clone, Copy)]
 enum Cred<'a> {
@@ -59,22 +46,7 @@ enum Cred<'a> {
     Bearer(&'a str),
 }
 
-/// A response, read completely.
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {:?}", self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
     fn assert_status(&self, status: u16, what: &str) {
         assert_eq!(self.status, status, "{what}: {}", self.text);
     }
@@ -89,34 +61,13 @@ impl Reply {
 }
 
 impl Server {
+    /// A running `authconform-reference http` with the standard fixture.
     fn start(faults: &[&str]) -> Server {
         Server::start_with(FIXTURE, faults)
     }
 
     fn start_with(args: &[&str], faults: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["http", "--issuer", "http://127.0.0.1:9"])
-            .args(args)
-            .args(faults.iter().flat_map(|f| ["--fault", f]))
-            .env_remove("AUTHCONFORM_REFERENCE_FAULT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        let base = line
-            .strip_prefix("authconform-reference listening on ")
-            .and_then(|rest| rest.strip_suffix("/mcp\n"))
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-            .to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client");
-        Server { child, base, http }
+        Server::launch(args, faults)
     }
 
     fn request(&self, method: Method, path: &str, cred: Cred) -> reqwest::RequestBuilder {
@@ -128,24 +79,12 @@ impl Server {
         }
     }
 
-    async fn send(builder: reqwest::RequestBuilder) -> Reply {
-        let response = builder.send().await.expect("send");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        Reply {
-            status,
-            headers,
-            text,
-        }
-    }
-
     async fn get(&self, path: &str, cred: Cred<'_>) -> Reply {
-        Server::send(self.request(Method::GET, path, cred)).await
+        common::read(self.request(Method::GET, path, cred)).await
     }
 
     async fn delete(&self, path: &str, cred: Cred<'_>) -> Reply {
-        Server::send(self.request(Method::DELETE, path, cred)).await
+        common::read(self.request(Method::DELETE, path, cred)).await
     }
 
     async fn post(&self, path: &str, cred: Cred<'_>, body: Value) -> Reply {
@@ -153,7 +92,7 @@ impl Server {
             .request(Method::POST, path, cred)
             .header("content-type", "application/json")
             .body(body.to_string());
-        Server::send(builder).await
+        common::read(builder).await
     }
 
     /// Writes `head` (without the Host field and final CRLF) on a fresh
@@ -452,7 +391,7 @@ async fn embed_config_needs_the_agents_publishable_key_and_origin() {
     let with_origin = s
         .request(Method::GET, path, Cred::Key(PK_A))
         .header("Origin", ORIGIN);
-    let reply = Server::send(with_origin).await;
+    let reply = common::read(with_origin).await;
     reply.assert_status(200, "pk with its origin");
     assert_eq!(reply.json(), json!({ "agent": "agent-a", "org": "org-a" }));
     assert_eq!(reply.header("access-control-allow-origin"), Some(ORIGIN));
@@ -463,7 +402,7 @@ async fn embed_config_needs_the_agents_publishable_key_and_origin() {
     let other = s
         .request(Method::GET, path, Cred::Key(PK_A))
         .header("Origin", "https://evil.example");
-    Server::send(other)
+    common::read(other)
         .await
         .assert_error(403, "forbidden", "other origin");
     for cred in [Cred::Key(ADMIN_A), Cred::Bearer(USER_A), Cred::Key(PK_A2)] {
@@ -534,11 +473,11 @@ async fn credentials_are_judged_before_anything_else() {
     let padded = s
         .request(Method::GET, "/v1/apis", Cred::None)
         .header("X-API-Key", format!("\t{DEV_A} "));
-    Server::send(padded).await.assert_status(200, "padding");
+    common::read(padded).await.assert_status(200, "padding");
     let lower = s
         .request(Method::GET, "/v1/apis", Cred::None)
         .header("authorization", format!("bearer   {DEV_A}"));
-    Server::send(lower)
+    common::read(lower)
         .await
         .assert_status(200, "scheme case, several spaces");
     for value in [
@@ -549,7 +488,7 @@ async fn credentials_are_judged_before_anything_else() {
         let other = s
             .request(Method::GET, "/v1/apis", Cred::None)
             .header("authorization", value);
-        Server::send(other)
+        common::read(other)
             .await
             .assert_error(401, "unauthorized", "other scheme");
     }
@@ -557,7 +496,7 @@ async fn credentials_are_judged_before_anything_else() {
     let request = s
         .request(Method::GET, "/v1/apis", Cred::None)
         .header("X-API-Key", non_ascii);
-    Server::send(request)
+    common::read(request)
         .await
         .assert_error(401, "unauthorized", "non-ASCII");
     let query = s
@@ -575,13 +514,13 @@ async fn several_credentials_are_400() {
     let two = s
         .request(Method::GET, "/v1/apis", Cred::Key(DEV_A))
         .header("X-API-Key", DEV_A);
-    Server::send(two)
+    common::read(two)
         .await
         .assert_error(400, "invalid_request", "two X-API-Key");
     let both = s
         .request(Method::GET, "/v1/apis", Cred::Key(DEV_A))
         .bearer_auth(DEV_A);
-    Server::send(both)
+    common::read(both)
         .await
         .assert_error(400, "invalid_request", "X-API-Key and Bearer");
     let two = format!("GET /v1/apis HTTP/1.1\r\nX-API-Key: {DEV_A}\r\nx-api-KEY: {DEV_A}");
@@ -621,7 +560,7 @@ async fn mcp_post(s: &Server, headers: &[(&str, &str)], body: Value) -> Reply {
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
-    Server::send(builder).await
+    common::read(builder).await
 }
 
 #[tokio::test]
@@ -842,13 +781,13 @@ async fn fault_fold_full_width_key() {
         let request = server
             .request(Method::GET, KEYS_A, Cred::None)
             .header("X-API-Key", key.clone());
-        Server::send(request)
+        common::read(request)
             .await
             .assert_status(status, "one full-width letter");
         let request = server
             .request(Method::GET, KEYS_A, Cred::None)
             .header("Authorization", bearer.clone());
-        Server::send(request)
+        common::read(request)
             .await
             .assert_status(status, "one full-width digit, as Bearer");
     }
@@ -859,7 +798,7 @@ async fn fault_fold_full_width_key() {
         let request = s
             .request(Method::GET, KEYS_A, Cred::None)
             .header("X-API-Key", HeaderValue::from_bytes(value).unwrap());
-        Server::send(request).await.assert_error(
+        common::read(request).await.assert_error(
             401,
             "unauthorized",
             "invalid UTF-8, outside the range",
@@ -907,7 +846,7 @@ async fn fault_publishable_any_agent() {
             Cred::Key(PK_A),
         )
         .header("Origin", ORIGIN);
-    Server::send(other)
+    common::read(other)
         .await
         .assert_status(200, "from the key's own origin");
     for (path, what) in [

@@ -3,6 +3,8 @@
 //! `call_endpoint` MCP tool, with their seeded faults; over plain HTTP against
 //! an in-test issuer (for OAuth on `/mcp`).
 
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authconform_reference::{HttpArgs, RestArgs, serve};
@@ -10,6 +12,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use axum::Json;
 use axum::routing::get;
+use common::{Reply, read};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -65,22 +68,7 @@ struct Sess {
     key: String,
 }
 
-/// A response, read completely.
-struct Reply {
-    status: u16,
-    headers: http::HeaderMap,
-    text: String,
-}
-
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {:?}", self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
     fn assert_user(&self, user: &str, folder: &str, what: &str) {
         assert_eq!(self.status, 200, "{what}: {}", self.text);
         assert_eq!(
@@ -143,10 +131,7 @@ async fn start(faults: &[&str]) -> Fixture {
         base,
         issuer,
         signer,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client"),
+        http: common::client(),
     }
 }
 
@@ -155,18 +140,6 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs()
-}
-
-async fn read(builder: reqwest::RequestBuilder) -> Reply {
-    let response = builder.send().await.expect("send");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    Reply {
-        status,
-        headers,
-        text,
-    }
 }
 
 /// The JSON-RPC message of an SSE (or JSON) response body.
