@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::device::{Arrival, device_code};
-use super::{AuthMethod, Client, Family, Grants, Issued, Refresh, Shared};
+use super::{AuthMethod, Client, Code, Family, Grants, Issued, Refresh, Shared};
 use crate::device::DEVICE_CODE_GRANT;
 use crate::journal::Outcome;
 use crate::oauth::{
@@ -198,6 +198,8 @@ fn token_inner(
     ))
 }
 
+/// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6): redeem an authorization code
+/// for an access token and, if the client may refresh, a refresh token.
 fn authorization_code(
     shared: &Shared,
     grants: &mut Grants,
@@ -208,11 +210,27 @@ fn authorization_code(
     let code_value = form.required("code")?;
     let verifier = form.one("code_verifier")?;
     let redirect_uri = form.one("redirect_uri")?;
+    let code = consume_code(grants, code_value)?;
+    check_code(&code, caller, redirect_uri)?;
+    check_verifier(&code, verifier)?;
+    let resources = shared.requested_resources(form, &code.resources)?;
+    let resources = if resources.is_empty() {
+        code.resources.clone()
+    } else {
+        resources
+    };
+    let scope = narrowed_scope(form, &code.scope)?;
+    issue_from_code(shared, grants, caller, code_value, &code, scope, resources)
+}
+
+/// Look up and mark the code consumed, returning a copy of it. Redeeming an
+/// already consumed code is a replay: everything issued from it is revoked
+/// (OAuth 2.1 §4.1.3).
+fn consume_code(grants: &mut Grants, code_value: &str) -> Result<Code, OAuthError> {
     let Some(code) = grants.codes.get_mut(code_value) else {
         return Err(OAuthError::invalid_grant("unknown authorization code"));
     };
     if code.consumed {
-        // Replay: revoke everything issued from this code (OAuth 2.1 §4.1.3).
         let family = code.family;
         if let Some(family) = family {
             grants.revoke_family(family);
@@ -222,7 +240,13 @@ fn authorization_code(
         ));
     }
     code.consumed = true;
-    let code = code.clone();
+    Ok(code.clone())
+}
+
+/// The code must belong to the caller, be unexpired, and be redeemed with
+/// the redirect URI of the authorization request (required if that request
+/// named one).
+fn check_code(code: &Code, caller: &Caller, redirect_uri: Option<&str>) -> Result<(), OAuthError> {
     if code.client_id != caller.client_id {
         return Err(OAuthError::invalid_grant(
             "authorization code was issued to another client",
@@ -232,18 +256,19 @@ fn authorization_code(
         return Err(OAuthError::invalid_grant("authorization code expired"));
     }
     match redirect_uri {
-        Some(uri) if uri != code.redirect_uri => {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri differs from the authorization request",
-            ));
-        }
-        None if code.redirect_explicit => {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri is required: the authorization request included it",
-            ));
-        }
-        _ => {}
+        Some(uri) if uri != code.redirect_uri => Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        )),
+        None if code.redirect_explicit => Err(OAuthError::invalid_grant(
+            "redirect_uri is required: the authorization request included it",
+        )),
+        _ => Ok(()),
     }
+}
+
+/// PKCE (RFC 7636 §4.6): a well-formed `code_verifier` whose S256 challenge
+/// matches the one stored with the code is required.
+fn check_verifier(code: &Code, verifier: Option<&str>) -> Result<(), OAuthError> {
     let Some(verifier) = verifier else {
         return Err(OAuthError::invalid_grant(
             "code_verifier is required (PKCE, RFC 7636)",
@@ -254,13 +279,21 @@ fn authorization_code(
             "code_verifier does not match the code_challenge",
         ));
     }
-    let resources = shared.requested_resources(form, &code.resources)?;
-    let resources = if resources.is_empty() {
-        code.resources.clone()
-    } else {
-        resources
-    };
-    let scope = narrowed_scope(form, &code.scope)?;
+    Ok(())
+}
+
+/// Start a token family for the redeemed code (recorded on the code, so a
+/// replay can revoke it) and issue its access token, plus a refresh token
+/// if the client is allowed the `refresh_token` grant.
+fn issue_from_code(
+    shared: &Shared,
+    grants: &mut Grants,
+    caller: &Caller,
+    code_value: &str,
+    code: &Code,
+    scope: String,
+    resources: Vec<String>,
+) -> Result<Issued, OAuthError> {
     let family = grants.new_family(Family {
         client_id: caller.client_id.clone(),
         subject: code.subject.clone(),
