@@ -62,21 +62,11 @@ impl KeyPropertyStep {
     fn rest(&self) -> RestStep {
         RestStep {
             op: Some(self.op.clone()),
-            ops: None,
             key: Some(self.key.clone()),
-            value: None,
             via: self.via,
-            header: None,
-            query: None,
-            fixtures: None,
-            method: None,
             vars: self.vars.clone(),
-            headers: vec![],
-            body: None,
-            params: BTreeMap::new(),
-            merge: BTreeMap::new(),
             raw: true,
-            until: None,
+            ..RestStep::default()
         }
     }
 }
@@ -182,8 +172,8 @@ impl Recorded for PropertyRecord {
                 "the unmutated key was refused ({s}), so the property proves nothing"
             )),
             (_, Some((what, status))) => Err(format!(
-                "{what} authenticated ({status}); smallest after {} shrinking steps; replay with AUTHCONFORM_SEED={}",
-                self.shrinks, self.seed
+                "{what} authenticated ({status}); {}",
+                search::replay_hint(self.shrinks, &self.seed)
             )),
             (_, None) if self.sent == 0 => Err("no mutant was sent".into()),
             (_, None) => Ok(self.sent),
@@ -212,18 +202,7 @@ impl Recorded for PropertyRecord {
                 let _ = writeln!(out, "control: no response: {e}");
             }
         }
-        let statuses: Vec<String> = self
-            .statuses
-            .iter()
-            .map(|(s, n)| format!("{s} x{n}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "mutants sent: {} ({}); unchanged: {}",
-            self.sent,
-            statuses.join(", "),
-            self.unchanged
-        );
+        search::write_counts(out, "mutants", self.sent, &self.statuses, self.unchanged);
         if let Some((what, status)) = &self.counterexample {
             let _ = writeln!(
                 out,

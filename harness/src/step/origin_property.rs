@@ -80,28 +80,15 @@ impl OriginPropertyStep {
     fn request(&self, cx: &StepCx<'_>) -> Result<(String, SentRequest), String> {
         let rest = RestStep {
             op: Some(self.op.clone()),
-            ops: None,
             key: self.key.clone(),
-            value: None,
-            via: Default::default(),
-            header: None,
-            query: None,
-            fixtures: None,
             method: self.preflight.as_ref().map(|_| "OPTIONS".to_string()),
             vars: self.vars.clone(),
-            headers: vec![],
-            body: None,
-            params: BTreeMap::new(),
-            merge: BTreeMap::new(),
             raw: true,
-            until: None,
+            ..RestStep::default()
         };
         let (op, mut request) = rest.build(cx.vars, cx.target)?;
         if let Some(p) = &self.preflight {
-            request
-                .headers
-                .retain(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-            request.body = None;
+            // A preflight carries no credential (browsers never send one) and no body.
             request.headers.clear();
             request
                 .headers
@@ -212,8 +199,8 @@ impl Recorded for OriginRecord {
                 "the allowed origin itself got {g}, so the property proves nothing"
             )),
             (_, Some((kind, detail))) => Err(format!(
-                "look-alike {kind}: {detail}; smallest after {} shrinking steps; replay with AUTHCONFORM_SEED={}",
-                self.shrinks, self.seed
+                "look-alike {kind}: {detail}; {}",
+                search::replay_hint(self.shrinks, &self.seed)
             )),
             (_, None) if self.sent == 0 => Err("no look-alike was sent".into()),
             (_, None) => Ok(self.sent),
@@ -238,17 +225,12 @@ impl Recorded for OriginRecord {
             Ok(g) => drop(writeln!(out, "control: the allowed origin -> {g}")),
             Err(e) => drop(writeln!(out, "control: no response: {e}")),
         }
-        let statuses: Vec<String> = self
-            .statuses
-            .iter()
-            .map(|(s, n)| format!("{s} x{n}"))
-            .collect();
-        let _ = writeln!(
+        search::write_counts(
             out,
-            "look-alikes sent: {} ({}); unchanged: {}",
+            "look-alikes",
             self.sent,
-            statuses.join(", "),
-            self.unchanged
+            &self.statuses,
+            self.unchanged,
         );
         if let Some((kind, detail)) = &self.counterexample {
             let _ = writeln!(

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// A request to a named REST operation. Every string is a template.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestStep {
     /// The operation (a key of `[surfaces.rest.operations]`, or a template such as `{rest.probe}`).

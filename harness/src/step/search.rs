@@ -59,6 +59,26 @@ pub fn seed() -> (String, [u8; 32]) {
     (hex, bytes)
 }
 
+/// How a counter-example is qualified in reports: the shrinking it took and how to replay it.
+pub fn replay_hint(shrinks: u32, seed: &str) -> String {
+    format!("smallest after {shrinks} shrinking steps; replay with AUTHCONFORM_SEED={seed}")
+}
+
+/// Writes `NOUN sent: N (LABEL xK, …); unchanged: M`, a property record's transcript line.
+pub fn write_counts(
+    out: &mut String,
+    noun: &str,
+    sent: u32,
+    labels: &BTreeMap<String, u32>,
+    unchanged: u32,
+) {
+    let counts: Vec<String> = labels.iter().map(|(s, n)| format!("{s} x{n}")).collect();
+    out.push_str(&format!(
+        "{noun} sent: {sent} ({}); unchanged: {unchanged}\n",
+        counts.join(", ")
+    ));
+}
+
 /// Runs `cases` cases of `strategy` through `trial` from `seed`, stopping at the first failure (shrunk).
 pub async fn search<M, S, T>(
     strategy: S,
