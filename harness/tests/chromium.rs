@@ -14,9 +14,11 @@
 //!
 //! Without Chromium the test prints a visible SKIP; with `CI` set it fails instead (`.ci/run` installs it).
 
+mod common;
+
 use authconform::cors;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,18 +36,6 @@ const WILDCARD: &str = "cors-wildcard-with-credentials";
 const REFERENCES: [&str; 3] = [CLEAN, REFLECT, WILDCARD];
 /// The page origins: allowed (`--cors-origin`), refused (another port; the publishable key's origin), opaque.
 const ORIGINS: [&str; 3] = ["allowed", "refused", "null"];
-
-/// Headless Chromium, if installed: `/usr/bin/chromium` or `chromium` / `chromium-browser` on PATH.
-fn chromium() -> Option<PathBuf> {
-    let fixed = PathBuf::from("/usr/bin/chromium");
-    if fixed.is_file() {
-        return Some(fixed);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|d| [d.join("chromium"), d.join("chromium-browser")])
-        .find(|p| p.is_file())
-}
 
 /// Header fields (name, value).
 type Fields = Vec<(&'static str, &'static str)>;
@@ -556,18 +546,10 @@ async fn bind() -> (TcpListener, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_and_the_harness_agree_on_cors() {
-    let Some(exe) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "chromium is not installed, and CI is set: install it (apt-get install chromium)"
-            );
-        }
-        eprintln!(
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !! SKIP: chromium not found: chromium_and_the_harness_agree_on_cors did not run.\n\
-             !! Install it (Debian: apt-get install chromium) to cross-check the CORS verdicts.\n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        );
+    let Some(exe) = common::chromium_or_skip(
+        "chromium_and_the_harness_agree_on_cors",
+        "cross-check the CORS verdicts",
+    ) else {
         return;
     };
     let started = Instant::now();

@@ -410,18 +410,6 @@ fn load_checks_the_schema_version_and_labels_name_columns() {
     assert_ne!(labels[0], labels[1]);
 }
 
-/// Headless Chromium, if installed: `/usr/bin/chromium` or `chromium` / `chromium-browser` on PATH.
-fn chromium() -> Option<PathBuf> {
-    let fixed = PathBuf::from("/usr/bin/chromium");
-    if fixed.is_file() {
-        return Some(fixed);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|d| [d.join("chromium"), d.join("chromium-browser")])
-        .find(|p| p.is_file())
-}
-
 /// Runs Chromium headless on `page` with `extra` flags and a fresh profile; returns stdout.
 async fn chromium_run(exe: &Path, page: &Path, extra: &[String]) -> String {
     let profile = tempfile::tempdir().expect("profile dir");
@@ -458,18 +446,10 @@ async fn chromium_run(exe: &Path, page: &Path, extra: &[String]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_matrix_renders_in_headless_chromium() {
-    let Some(exe) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "chromium is not installed, and CI is set: install it (apt-get install chromium)"
-            );
-        }
-        eprintln!(
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !! SKIPPED html_matrix_renders_in_headless_chromium: chromium is not installed.\n\
-             !! Install it (Debian: apt-get install chromium) to render and check the HTML matrix.\n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        );
+    let Some(exe) = common::chromium_or_skip(
+        "html_matrix_renders_in_headless_chromium",
+        "render and check the HTML matrix",
+    ) else {
         return;
     };
     let html = tokio::task::spawn_blocking(|| matrix().to_html())

@@ -60,3 +60,32 @@ pub async fn run_target(mut target: Target, faults: &[&str], filter: Option<&str
         .await
         .expect("run completes")
 }
+
+/// Debian's Chromium (`/usr/bin/chromium`) or one on `PATH`.
+pub fn chromium() -> Option<PathBuf> {
+    let fixed = PathBuf::from("/usr/bin/chromium");
+    if fixed.is_file() {
+        return Some(fixed);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|d| [d.join("chromium"), d.join("chromium-browser")])
+        .find(|p| p.is_file())
+}
+
+/// Chromium for test `test`, or `None` after a visible SKIP banner saying what did not run (`purpose`).
+/// With `CI` set a missing Chromium is a failure, never a skip (`.ci/run` installs it).
+pub fn chromium_or_skip(test: &str, purpose: &str) -> Option<PathBuf> {
+    if let Some(exe) = chromium() {
+        return Some(exe);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("chromium is not installed, and CI is set: install it (apt-get install chromium)");
+    }
+    let bar = "!".repeat(80);
+    eprintln!(
+        "\n{bar}\n!! SKIP: chromium not found: {test} did not run.\n\
+         !! Install it (Debian: apt-get install chromium) to {purpose}.\n{bar}\n"
+    );
+    None
+}
