@@ -194,6 +194,41 @@ faults! {
         "device flow: after a denial, polls answer authorization_pending instead of access_denied",
     StartWithoutExpiry => "start-without-expiry":
         "device flow: the start response lacks expires_in",
+    // Reference CLI
+    PollTooFast => "poll-too-fast":
+        "cli: the device flow polls at half the announced interval",
+    IgnoreSlowDown => "ignore-slow-down":
+        "cli: slow_down does not grow the polling interval",
+    NoDefaultInterval => "no-default-interval":
+        "cli: the device flow polls every 1 s when the start response has no interval (instead of 5 s)",
+    LoopOnExpired => "loop-on-expired":
+        "cli: an expired device code (expired_token or past expires_in) starts a new device flow, again and again until killed",
+    PrintKey => "print-key":
+        "cli: sign-in commands print the full API key instead of its last 4 characters",
+    PrintDeviceCode => "print-device-code":
+        "cli: auth login prints the device code",
+    KeepKeyAfterLogout => "keep-key-after-logout":
+        "cli: auth logout says signed out but leaves the credential file",
+    WorldReadableCredentials => "world-readable-credentials":
+        "cli: the credential file is written with mode 0644",
+    ApiKeyFlagStartsDeviceFlow => "api-key-flag-starts-device-flow":
+        "cli: auth login --api-key first POSTs to /public/device/start, then stores the key",
+    ContinueAfterDenied => "continue-after-denied":
+        "cli: the device flow keeps polling after access_denied",
+    NoBackoff => "no-backoff":
+        "cli: after a poll times out the device flow retries at the same interval",
+    InsecureTls => "insecure-tls":
+        "cli: any server certificate is accepted",
+    PlainHttpAnywhere => "plain-http-anywhere":
+        "cli: http:// hosts are allowed whatever the host, not only loopback",
+    KeyInQuery => "key-in-query":
+        "cli: REST and MCP calls send the key as ?api_key= instead of X-API-Key",
+    EnvOrgBeatsFlag => "env-org-beats-flag":
+        "cli: REFCLI_ORG_ID wins over --org",
+    SignupStoresPartial => "signup-stores-partial":
+        "cli: a refused signup still writes a credential file with an empty key and exits 0",
+    ServiceAccountUnvalidated => "service-account-unvalidated":
+        "cli: auth service-account login stores the key without checking it with the host, exit 0",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod cli;
 mod device;
 mod faults;
 mod jwt;
@@ -41,6 +42,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::sync::oneshot;
 
 pub use auth::{AuthContext, SCOPE_READ, SCOPE_TOOLS};
+pub use cli::CliArgs;
 pub use device::DeviceArgs;
 pub use faults::{FAULTS, Fault, Faults, UnknownFault};
 pub use rest::{InvalidArgs, RestArgs};
@@ -64,6 +66,8 @@ pub enum ReferenceCommand {
     Http(Box<HttpArgs>),
     /// MCP server over stdio, a thin layer over an upstream REST API using an API key from the environment
     Stdio(StdioArgs),
+    /// Command-line client of the vendor host (device-flow sign-in, stored API key); exits with its own status
+    Cli(CliArgs),
 }
 
 fn fault_parser() -> PossibleValuesParser {
@@ -151,7 +155,8 @@ pub(crate) struct AppState {
 /// `http` installs the crypto provider, prints `authconform-reference listening
 /// on {base}/mcp` to stdout once listening, and serves until SIGTERM or ctrl-c.
 /// `stdio` speaks MCP over stdin/stdout (stdout carries nothing else) until
-/// stdin closes.
+/// stdin closes. `cli` runs one client command and then exits the process
+/// with its status (0 success, 1 failure, 2 usage error); it never returns.
 ///
 /// An unknown fault name yields an error that downcasts to [`UnknownFault`].
 pub async fn run(cli: ReferenceCli) -> anyhow::Result<()> {
@@ -174,6 +179,15 @@ pub async fn run(cli: ReferenceCli) -> anyhow::Result<()> {
         ReferenceCommand::Stdio(mut args) => {
             merge_env_faults(&mut args.faults)?;
             stdio::run(args).await
+        }
+        ReferenceCommand::Cli(args) => {
+            let mut names = Vec::new();
+            merge_env_faults(&mut names)?;
+            let code = cli::run(args, Faults::parse(&names)?).await;
+            use std::io::Write as _;
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().flush();
+            std::process::exit(code)
         }
     }
 }
