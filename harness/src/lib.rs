@@ -14,6 +14,7 @@ pub mod cors;
 pub mod error;
 pub mod exchange;
 pub mod expect;
+pub mod host;
 pub mod http;
 pub mod launch;
 pub mod lookalike;

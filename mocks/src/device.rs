@@ -81,6 +81,10 @@ pub enum DeviceReply {
     Expire,
     /// `500` with `{"error": "server_error"}` (not terminal for the server).
     ServerError,
+    /// No answer: the request is held open (up to
+    /// [`DeviceServerConfig::hang_for`]) until the client gives up, as a
+    /// connection timeout looks to a client (RFC 8628 §3.5).
+    Hang,
 }
 
 /// What the scripted user does, counted in well-paced polls of one device
@@ -206,6 +210,12 @@ pub struct DeviceServerConfig {
     /// A prefix for device codes (e.g. `DC-SENTINEL-`, to spot a client
     /// printing it); the random part keeps 256 bits.
     pub device_code_prefix: String,
+    /// How long a [`DeviceReply::Hang`] holds a request open at most
+    /// (default 30 s).
+    pub hang_for: Duration,
+    /// Routes served beside the device endpoints (e.g. a host API a CLI
+    /// calls with the key it obtained); their requests are journaled too.
+    pub extra: Option<Router>,
 }
 
 impl Default for DeviceServerConfig {
@@ -226,6 +236,8 @@ impl Default for DeviceServerConfig {
             api_key: None,
             user_code: None,
             device_code_prefix: String::new(),
+            hang_for: Duration::from_secs(30),
+            extra: None,
         }
     }
 }
@@ -255,6 +267,10 @@ pub struct DevicePoll {
     pub outcome: String,
     /// Whether the poll used the vendor exchange endpoint.
     pub vendor: bool,
+    /// For a poll left unanswered ([`DeviceReply::Hang`]): how long after
+    /// its arrival the client gave up on it (`None` while it is still open,
+    /// and for answered polls).
+    pub abandoned_after: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -397,9 +413,16 @@ fn start(shared: &Shared, form: &Form, rfc: bool) -> Result<Response, OAuthError
 enum PollResult {
     Issued(String),
     Error(OAuthError),
+    Hang,
 }
 
-fn poll(shared: &Shared, form: &Form, rfc: bool, arrived: Instant, at: SystemTime) -> Response {
+/// A poll's answer: now, or never (the index of its record in the polls).
+enum Polled {
+    Now(Response),
+    Hang(usize),
+}
+
+fn poll(shared: &Shared, form: &Form, rfc: bool, arrived: Instant, at: SystemTime) -> Polled {
     let config = &shared.config;
     let mut state = shared.state();
     let mut record = DevicePoll {
@@ -412,6 +435,7 @@ fn poll(shared: &Shared, form: &Form, rfc: bool, arrived: Instant, at: SystemTim
         too_fast: false,
         outcome: String::new(),
         vendor: !rfc,
+        abandoned_after: None,
     };
     let result = (|| -> PollResult {
         let fail = PollResult::Error;
@@ -543,6 +567,7 @@ fn poll(shared: &Shared, form: &Form, rfc: bool, arrived: Instant, at: SystemTim
                 "server_error",
                 "scripted server error",
             )),
+            DeviceReply::Hang => PollResult::Hang,
             DeviceReply::Approve => {
                 session.status = Status::Issued;
                 let key = config
@@ -567,15 +592,58 @@ fn poll(shared: &Shared, form: &Form, rfc: bool, arrived: Instant, at: SystemTim
             } else {
                 json!({"api_key": key, "token_type": "api_key"})
             };
-            json_no_store(StatusCode::OK, body, "api_key_issued")
+            Polled::Now(json_no_store(StatusCode::OK, body, "api_key_issued"))
         }
         PollResult::Error(error) => {
             record.outcome = error.error.to_owned();
-            error.into_response()
+            Polled::Now(error.into_response())
+        }
+        PollResult::Hang => {
+            record.outcome = "no_response".to_owned();
+            Polled::Hang(state.polls.len())
         }
     };
     state.polls.push(record);
     response
+}
+
+/// Records when the client gave up on an unanswered poll: on drop (hyper drops
+/// the handler when the connection closes), or when the hang ends.
+struct Abandon {
+    shared: Arc<Shared>,
+    index: usize,
+    arrived: Instant,
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        let after = self.arrived.elapsed();
+        if let Some(p) = self.shared.state().polls.get_mut(self.index) {
+            p.abandoned_after.get_or_insert(after);
+        }
+    }
+}
+
+/// Sends a poll's answer, or holds the request open for a scripted hang.
+async fn answer(shared: Arc<Shared>, polled: Polled, arrived: Instant) -> Response {
+    match polled {
+        Polled::Now(response) => response,
+        Polled::Hang(index) => {
+            let hang_for = shared.config.hang_for;
+            let _abandon = Abandon {
+                shared,
+                index,
+                arrived,
+            };
+            tokio::time::sleep(hang_for).await;
+            OAuthError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "temporarily_unavailable",
+                "scripted hang ended",
+            )
+            .into_response()
+        }
+    }
 }
 
 async fn rfc_start(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -597,7 +665,10 @@ async fn vendor_start(
 async fn rfc_token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let (arrived, at) = (Instant::now(), SystemTime::now());
     match form_body(&headers, &body) {
-        Ok(form) => poll(&shared, &form, true, arrived, at),
+        Ok(form) => {
+            let polled = poll(&shared, &form, true, arrived, at);
+            answer(shared, polled, arrived).await
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -609,7 +680,10 @@ async fn vendor_exchange(
 ) -> Response {
     let (arrived, at) = (Instant::now(), SystemTime::now());
     match vendor_params(&headers, &body) {
-        Ok(form) => poll(&shared, &form, false, arrived, at),
+        Ok(form) => {
+            let polled = poll(&shared, &form, false, arrived, at);
+            answer(shared, polled, arrived).await
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -680,18 +754,23 @@ impl MockDeviceServer {
             journal: Journal::new(),
         });
         let p = &shared.config.paths;
-        let router = Router::new()
+        let device = Router::new()
             .route(&p.authorization, post(rfc_start))
             .route(&p.token, post(rfc_token))
             .route(&p.vendor_start, post(vendor_start))
             .route(&p.vendor_exchange, post(vendor_exchange))
-            .route(&p.verification, get(verification_page))
-            .fallback(not_found)
-            .with_state(Arc::clone(&shared))
-            .layer(axum::middleware::from_fn_with_state(
-                shared.journal.clone(),
-                journal::record,
-            ));
+            .route(&p.verification, get(verification_page));
+        let device = match &shared.config.extra {
+            Some(extra) => device.fallback_service(extra.clone()),
+            None => device.fallback(not_found),
+        };
+        let router =
+            device
+                .with_state(Arc::clone(&shared))
+                .layer(axum::middleware::from_fn_with_state(
+                    shared.journal.clone(),
+                    journal::record,
+                ));
         let server = RunningServer::from_listener(listener, router, tls)?;
         Ok(MockDeviceServer { server, shared })
     }
@@ -734,6 +813,12 @@ impl MockDeviceServer {
             "{}{}",
             self.shared.base_url, self.shared.config.paths.vendor_exchange
         )
+    }
+
+    /// The paths of both start endpoints (RFC 8628 and vendor).
+    pub fn start_paths(&self) -> [&str; 2] {
+        let p = &self.shared.config.paths;
+        [&p.authorization, &p.vendor_start]
     }
 
     /// Every poll so far, in arrival order.

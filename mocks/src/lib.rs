@@ -205,6 +205,7 @@
 
 pub mod auth_server;
 pub mod device;
+pub mod host;
 pub mod journal;
 mod keys;
 mod oauth;
@@ -220,6 +221,7 @@ pub use auth_server::{
 pub use device::{
     DevicePaths, DevicePoll, DeviceReply, DeviceScript, DeviceServerConfig, MockDeviceServer,
 };
+pub use host::{FixedRoute, HostActivity, HostConfig, HostKey, HostMark, HostRequest, MockCliHost};
 pub use journal::{REDACTED, RequestRecord};
 pub use keys::SigningAlg;
 pub use oauth::s256_challenge;

@@ -64,6 +64,13 @@ impl TestCa {
     /// Generate a new CA and a leaf certificate signed by it, valid for the
     /// IP address `127.0.0.1` and the DNS name `localhost`.
     pub fn generate() -> anyhow::Result<TestCa> {
+        TestCa::generate_for(&["127.0.0.1", "localhost"])
+    }
+
+    /// Generate a new CA and a leaf certificate signed by it, valid for
+    /// `names` only (IP addresses or DNS names), e.g. a certificate for
+    /// another host name than the one a client connects to.
+    pub fn generate_for(names: &[&str]) -> anyhow::Result<TestCa> {
         let ca_key =
             KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).context("generating the CA key")?;
         let mut ca_params =
@@ -88,7 +95,7 @@ impl TestCa {
         let leaf_key =
             KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).context("generating the leaf key")?;
         let mut leaf_params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
                 .context("building leaf parameters")?;
         leaf_params
             .distinguished_name

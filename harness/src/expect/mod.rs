@@ -7,6 +7,7 @@ pub mod challenge;
 pub mod cors;
 pub mod exit;
 pub mod header;
+pub mod host;
 pub mod json;
 pub mod mcp;
 pub mod oauth_flow;
@@ -163,4 +164,6 @@ expectations! {
     property_holds: property::PropertyHolds,
     samples: samples::SamplesExpect,
     cors: cors::CorsExpect,
+    polls: host::PollsExpect,
+    host: host::HostExpect,
 }

@@ -55,6 +55,8 @@ pub struct Env {
     /// Secrets a step may show: (value, step) — a created key in the response that created it, values a
     /// step's `may_show` names.
     pub revealed: Vec<(String, String)>,
+    /// The mock vendor host of a CLI scenario (`[host]`).
+    pub host: Option<crate::host::Host>,
 }
 
 /// Why `s` does not apply to `target`, if it does not.
@@ -67,6 +69,10 @@ pub fn skip_reason(s: &Scenario, target: &Target, vars: &Vars) -> Option<String>
         .chain(s.required_operations().into_iter().filter_map(|op| {
             let has = target.surfaces.rest.as_ref()?.operations.contains_key(&op);
             (!has).then(|| format!("the REST operation `{op}`"))
+        }))
+        .chain(s.required_commands().into_iter().filter_map(|c| {
+            let has = target.surfaces.cli.as_ref()?.commands.contains_key(&c);
+            (!has).then(|| format!("the CLI command `{c}`"))
         }))
         .chain(s.required_sets().into_iter().filter_map(|set| {
             let has = target.surfaces.rest.as_ref()?.sets.contains_key(&set);
@@ -130,7 +136,11 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
         launch_ms: None,
         workdir,
         revealed: Vec::new(),
+        host: None,
     };
+    if let Some(def) = &s.host {
+        start_host(shared, def, &mut env).await?;
+    }
     if launch {
         start_target(shared, &mut env).await?;
     }
@@ -226,6 +236,33 @@ fn set_run_vars(shared: &Shared, mocks: &Mocks, vars: &mut Vars, norm: &mut Norm
     vars.set("tls.key_pem", files.key_pem.display().to_string());
     vars.set("authconform", shared.cfg.self_exe.display().to_string());
     vars.set("target_dir", shared.cfg.target.dir().display().to_string());
+}
+
+/// Starts the scenario's mock vendor host, with the key shape of the target's `cli` surface.
+async fn start_host(
+    shared: &Shared,
+    def: &crate::host::HostDef,
+    env: &mut Env,
+) -> Result<(), SetupError> {
+    let cli = shared.cfg.target.surfaces.cli.as_ref();
+    let shape = crate::host::KeyShape {
+        header: cli.map_or("X-API-Key", |c| c.key_header.as_str()),
+        secret_prefix: cli.map_or("sk_test_", |c| c.secret_prefix.as_str()),
+        publishable_prefix: cli.map_or("pk_test_", |c| c.publishable_prefix.as_str()),
+    };
+    let host = def
+        .start(
+            &shared.ca,
+            &shape,
+            env.workdir.path(),
+            &mut env.vars,
+            &mut env.redactor,
+        )
+        .await
+        .map_err(|e| SetupError::Failed(format!("the mock host did not start: {e:#}")))?;
+    env.norm.port(host.mock.base_url(), "host");
+    env.host = Some(host);
+    Ok(())
 }
 
 async fn start_target(shared: &Shared, env: &mut Env) -> Result<(), SetupError> {

@@ -49,6 +49,8 @@ pub struct Scenario {
     /// serves `GET /projects`.
     #[serde(rename = "upstream", default)]
     pub upstream: Vec<authconform_mocks::UpstreamRule>,
+    /// The mock vendor host a CLI scenario runs against (`[host]`): device endpoints, host API, script.
+    pub host: Option<crate::host::HostDef>,
     /// Steps, run in order.
     #[serde(rename = "step", default)]
     pub steps: Vec<Step>,
@@ -236,6 +238,15 @@ impl Scenario {
     }
 
     /// The REST operations the scenario needs: those it lists and those its `rest` steps name literally.
+    /// The named commands of the `cli` surface its `exec` steps run.
+    pub fn required_commands(&self) -> BTreeSet<String> {
+        self.steps
+            .iter()
+            .filter_map(|st| st.exec.as_ref()?.command.clone())
+            .collect()
+    }
+
+    /// The operations its `rest` steps name, and those it lists.
     pub fn required_operations(&self) -> BTreeSet<String> {
         let named = self
             .steps

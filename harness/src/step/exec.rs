@@ -28,6 +28,11 @@ pub struct ExecStep {
     pub env: BTreeMap<String, String>,
     /// Text written to stdin, which is then closed; stdin is closed at once without it.
     pub stdin: Option<String>,
+    /// Values of the command's placeholders (`key`, `org`, `email`…), templates themselves.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Deadline in seconds, for a step a protocol keeps waiting (default: the run's step deadline).
+    pub deadline_s: Option<u64>,
 }
 
 /// A file the process wrote (new or changed) under its HOME.
@@ -56,6 +61,8 @@ pub struct ExecRecord {
     pub stderr: String,
     /// Files written under HOME.
     pub files: Vec<WrittenFile>,
+    /// What the scenario's mock host saw meanwhile (when the scenario has one).
+    pub host: Option<crate::host::HostSeen>,
 }
 
 impl Kind for ExecStep {
@@ -74,8 +81,12 @@ impl Kind for ExecStep {
         for a in &self.args {
             cx.template("args", a)?;
         }
-        for v in self.env.values() {
+        for (k, v) in &self.env {
+            cx.template("env", k)?;
             cx.template("env", v)?;
+        }
+        for v in self.vars.values() {
+            cx.template("vars", v)?;
         }
         if let Some(s) = &self.stdin {
             cx.template("stdin", s)?;
@@ -92,6 +103,7 @@ impl Kind for ExecStep {
         let home = cx.workdir.join("home");
         std::fs::create_dir_all(home.join(".config")).map_err(|e| format!("HOME: {e}"))?;
         let before = list_files(&home);
+        let mark = cx.host.map(|h| h.mark());
         let mut cmd = Command::new(&program);
         cmd.args(&args)
             .env("HOME", &home)
@@ -102,22 +114,26 @@ impl Kind for ExecStep {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd
+        let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start `{program}`: {e}"))?;
         let input = match &self.stdin {
             Some(s) => expand(cx.vars, s)?,
             None => String::new(),
         };
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(input.as_bytes()).await;
-        }
-        let waited = tokio::time::timeout(cx.timeout, child.wait_with_output()).await;
-        let (exit, timed_out, stdout, stderr) = match waited {
-            Ok(Ok(o)) => (o.status.code(), false, o.stdout, o.stderr),
-            Ok(Err(e)) => return Err(format!("waiting for `{program}`: {e}")),
-            Err(_) => (None, true, Vec::new(), Vec::new()),
-        };
+        let deadline = self
+            .deadline_s
+            .map_or(cx.timeout, std::time::Duration::from_secs);
+        let ran = run_child(child, input, deadline).await;
+        let after = list_files(&home);
+        let files = written(&before, &after);
+        let host = cx.host.zip(mark).map(|(h, m)| {
+            let present: Vec<(String, u32)> = after.iter().map(|(p, v)| (p.clone(), v.1)).collect();
+            let paths = files.iter().map(|f| f.path.clone()).collect();
+            crate::host::HostSeen::collect(h, m, &home, &present, paths)
+        });
+        let (exit, timed_out, stdout, stderr) =
+            ran.map_err(|e| format!("waiting for `{program}`: {e}"))?;
         Ok(ExecRecord {
             command_line: std::iter::once(self.command.clone().unwrap_or(program))
                 .chain(args)
@@ -127,9 +143,45 @@ impl Kind for ExecStep {
             timed_out,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
-            files: written(&before, &list_files(&home)),
+            files,
+            host,
         })
     }
+}
+
+type Ran = (Option<i32>, bool, Vec<u8>, Vec<u8>);
+
+/// Feeds `input` to the child, waits up to `timeout` (then kills it), and keeps what it printed either way.
+async fn run_child(
+    mut child: tokio::process::Child,
+    input: String,
+    timeout: std::time::Duration,
+) -> std::io::Result<Ran> {
+    use tokio::io::AsyncReadExt;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes()).await;
+    }
+    let read = |r: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf).await;
+            }
+            buf
+        })
+    };
+    let out = read(child.stdout.take().map(|r| Box::new(r) as _));
+    let err = read(child.stderr.take().map(|r| Box::new(r) as _));
+    let (exit, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => (status?.code(), false),
+        Err(_) => {
+            let _ = child.kill().await;
+            (None, true)
+        }
+    };
+    let stdout = out.await.unwrap_or_default();
+    let stderr = err.await.unwrap_or_default();
+    Ok((exit, timed_out, stdout, stderr))
 }
 
 type CommandLine = (String, Vec<String>, Vec<(String, String)>);
@@ -137,7 +189,11 @@ type CommandLine = (String, Vec<String>, Vec<(String, String)>);
 impl ExecStep {
     /// Program, arguments and environment, expanded.
     fn command_line(&self, cx: &StepCx<'_>) -> Result<CommandLine, String> {
-        let t = |s: &str| expand(cx.vars, s);
+        let mut local = cx.vars.clone();
+        for (k, v) in &self.vars {
+            local.set(k.clone(), expand(cx.vars, v)?);
+        }
+        let t = |s: &str| expand(&local, s);
         let mut env = Vec::new();
         let (program, mut args) = match (&self.command, &self.program) {
             (Some(name), _) => {
@@ -166,8 +222,18 @@ impl ExecStep {
         for a in &self.args {
             args.push(t(a)?);
         }
+        if let (Some(cli), true) = (&cx.target.surfaces.cli, cx.host.is_some()) {
+            for (name, var) in [
+                (&cli.base_url_env, "host.url"),
+                (&cli.ca_bundle_env, "host.ca_pem"),
+            ] {
+                if let (Some(name), Some(value)) = (name, cx.vars.get(var)) {
+                    env.push((name.clone(), value.to_string()));
+                }
+            }
+        }
         for (k, v) in &self.env {
-            env.push((k.clone(), t(v)?));
+            env.push((t(k)?, t(v)?));
         }
         Ok((program, args, env))
     }
@@ -226,6 +292,7 @@ impl Recorded for ExecRecord {
     fn view(&self) -> View<'_> {
         View {
             exit: Some(self.exit),
+            host: self.host.as_ref(),
             json: super::JsonSource::Text(&self.stdout),
             outputs: vec![("stdout", &self.stdout), ("stderr", &self.stderr)],
             ..View::default()
@@ -249,6 +316,9 @@ impl Recorded for ExecRecord {
                 "wrote ~/{} ({} bytes, mode {:o})",
                 f.path, f.size, f.mode
             );
+        }
+        if let Some(h) = &self.host {
+            h.render(out);
         }
         let exit = match (self.exit, self.timed_out) {
             (_, true) => "killed at the deadline".to_string(),
@@ -308,6 +378,7 @@ mod tests {
             timeout: std::time::Duration::from_secs(10),
             target: &target,
             workdir: work.path(),
+            host: None,
         };
         let step: ExecStep = toml::from_str("command = \"login\"\nstdin = \"hello\\n\"\n").unwrap();
         let r = step.run(&cx).await.unwrap();
@@ -342,6 +413,7 @@ mod tests {
             timeout: std::time::Duration::from_millis(200),
             target: &target,
             workdir: dir.path(),
+            host: None,
         };
         let step: ExecStep = toml::from_str("program = \"sleep\"\nargs = [\"30\"]\n").unwrap();
         let r = step.run(&cx).await.unwrap();

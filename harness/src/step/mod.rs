@@ -43,6 +43,8 @@ pub struct StepCx<'a> {
     pub target: &'a Target,
     /// A private folder of this scenario (HOME and config folders of child processes live under it).
     pub workdir: &'a Path,
+    /// The scenario's mock vendor host, when it has one (`[host]`).
+    pub host: Option<&'a authconform_mocks::MockCliHost>,
 }
 
 /// A kind of step.
@@ -91,6 +93,8 @@ pub struct View<'a> {
     pub property: Option<Result<u32, String>>,
     /// Values a sampling step collected.
     pub samples: Option<&'a [String]>,
+    /// What the scenario's mock host saw during the step.
+    pub host: Option<&'a crate::host::HostSeen>,
 }
 
 /// The text a step's JSON document is parsed from.

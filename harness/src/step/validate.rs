@@ -16,6 +16,15 @@ pub const RUN_VARS: &[&str] = &[
     "mocks.upstream",
     "mocks.ca_pem",
     "tls.ca_pem",
+    // A scenario's mock host (`[host]`).
+    "host.url",
+    "host.proxy",
+    "host.ca_pem",
+    "host.foreign_url",
+    "host.key",
+    "host.service_key",
+    "host.invalid_key",
+    "host.publishable_key",
 ];
 
 /// Target values a scenario may use (present or not: a missing one skips or fails at run time).
@@ -39,6 +48,7 @@ pub const TARGET_VARS: &[&str] = &[
     "rest.roles.limited",
     "rest.revocation_bound_ms",
     "rest.header_only",
+    "rest.device_credential",
     "rest.secret_prefix",
     "rest.publishable_prefix",
     "rest.sets.admin_only",
@@ -51,6 +61,10 @@ pub const TARGET_VARS: &[&str] = &[
     "rest.fields.last_used",
     "rest.fields.version",
     "mcp.key_header",
+    "cli.base_url_env",
+    "cli.ca_bundle_env",
+    "cli.org_env",
+    "cli.signup_route",
 ];
 
 /// The `principal.NAME.*` variables each principal selector defines.

@@ -332,6 +332,9 @@ impl Target {
         if let Some(c) = &self.cors {
             c.set_vars(&mut v);
         }
+        if let Some(c) = &self.surfaces.cli {
+            c.set_vars(&mut v);
+        }
         if let Some(s) = &self.session_layer {
             s.set_vars(&mut v);
         }

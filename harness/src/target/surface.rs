@@ -182,6 +182,11 @@ pub struct Rest {
     /// in another format): shown as `[VOLATILE]` in transcripts so snapshots stay stable.
     #[serde(default)]
     pub volatile: Vec<String>,
+    /// Where a successful device exchange (`device_exchange`) keeps the credential: a JSON pointer, `/api_key`
+    /// (a vendor shape such as Peel's, the default) or `/access_token` (RFC 8628 §3.5, RFC 6749 §5.1);
+    /// `{rest.device_credential}` in scenarios.
+    #[serde(default = "default_device_credential")]
+    pub device_credential: String,
 }
 
 /// The names of `[surfaces.rest.fields]`, with their defaults.
@@ -199,6 +204,10 @@ pub const ROLE_NAMES: &[&str] = &["admin", "limited"];
 
 fn default_key_header() -> String {
     "X-API-Key".into()
+}
+
+fn default_device_credential() -> String {
+    "/api_key".into()
 }
 
 fn default_query_names() -> Vec<String> {
@@ -265,6 +274,15 @@ impl Rest {
                 "a query parameter name is empty",
             ));
         }
+        if !self.device_credential.starts_with('/') || self.device_credential.contains(['{', '}']) {
+            return Err(Invalid::new(
+                "device_credential",
+                format!(
+                    "`{}` is not a JSON pointer starting with `/`",
+                    self.device_credential
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -293,6 +311,7 @@ impl Rest {
             self.revocation_bound_ms.to_string(),
         );
         v.set("rest.header_only", self.header_only.to_string());
+        v.set("rest.device_credential", &self.device_credential);
         for (k, p) in [
             ("secret_prefix", &self.secret_prefix),
             ("publishable_prefix", &self.publishable_prefix),
@@ -310,21 +329,48 @@ impl Rest {
 pub enum Operation {
     /// `"GET /path"`.
     Route(String),
-    /// `{ route = "POST /path", body = '{"name": "{name}"}' }`.
+    /// `{ route = "POST /path", body = '{"name": "{name}"}' }`, optionally with the body's media type
+    /// (`content_type = "application/x-www-form-urlencoded"`; default `application/json`).
     WithBody {
         /// `"METHOD /path"`.
         route: String,
         /// Body template.
         body: String,
+        /// The body's `Content-Type` when the step sets none (default `application/json`).
+        #[serde(default)]
+        content_type: Option<String>,
     },
 }
 
+/// The `Content-Type` of an operation's body when neither the operation nor the step names one.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
+
 impl Operation {
-    /// Method, path template and body template.
+    /// The media type of the operation's body: its `content_type`, or [`DEFAULT_CONTENT_TYPE`].
+    pub fn content_type(&self) -> &str {
+        match self {
+            Operation::WithBody {
+                content_type: Some(t),
+                ..
+            } => t,
+            _ => DEFAULT_CONTENT_TYPE,
+        }
+    }
+
+    /// Method, path template and body template (checking `content_type` too).
     pub fn parse(&self) -> Result<(String, String, Option<String>), String> {
         let (route, body) = match self {
             Operation::Route(r) => (r, None),
-            Operation::WithBody { route, body } => (route, Some(body.clone())),
+            Operation::WithBody {
+                route,
+                body,
+                content_type,
+            } => {
+                if let Some(t) = content_type {
+                    check_media_type(t)?;
+                }
+                (route, Some(body.clone()))
+            }
         };
         let (method, path) = route
             .split_once(' ')
@@ -336,6 +382,24 @@ impl Operation {
             return Err(format!("`{path}` is not a path starting with `/`"));
         }
         Ok((method.to_string(), path.to_string(), body))
+    }
+}
+
+/// A media type as a `Content-Type` value: `type/subtype`, optionally with parameters (`; charset=utf-8`).
+fn check_media_type(t: &str) -> Result<(), String> {
+    let essence = t.split(';').next().unwrap_or_default().trim();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    match essence.split_once('/') {
+        Some((ty, sub)) if token(ty) && token(sub) && !t.bytes().any(|b| b.is_ascii_control()) => {
+            Ok(())
+        }
+        _ => Err(format!(
+            "content_type `{t}` is not a media type such as `application/x-www-form-urlencoded`"
+        )),
     }
 }
 
@@ -358,13 +422,56 @@ pub struct Cli {
     pub base_url_env: Option<String>,
     /// The variable that names a CA bundle, when it has one.
     pub ca_bundle_env: Option<String>,
+    /// The variable that selects an organisation, when it has one (`{cli.org_env}`).
+    pub org_env: Option<String>,
+    /// The route of a public signup, e.g. `POST /public/signup` (`{cli.signup_route}`): the mock host answers
+    /// it as a deployment with signup disabled.
+    pub signup_route: Option<String>,
+    /// The header the CLI sends its key in (default `X-API-Key`).
+    #[serde(default = "default_cli_key_header")]
+    pub key_header: String,
+    /// The prefix of the host's secret keys, so keys the mock host makes look real (default `sk_test_`).
+    #[serde(default = "default_secret_prefix")]
+    pub secret_prefix: String,
+    /// The prefix of publishable keys (default `pk_test_`).
+    #[serde(default = "default_publishable_prefix")]
+    pub publishable_prefix: String,
+}
+
+fn default_cli_key_header() -> String {
+    "X-API-Key".into()
+}
+
+fn default_secret_prefix() -> String {
+    "sk_test_".into()
+}
+
+fn default_publishable_prefix() -> String {
+    "pk_test_".into()
 }
 
 impl Cli {
+    /// Template variables: `cli.base_url_env`, `cli.ca_bundle_env`, `cli.org_env`, `cli.signup_route`.
+    pub fn set_vars(&self, v: &mut crate::template::Vars) {
+        if let Some(e) = &self.base_url_env {
+            v.set("cli.base_url_env", e);
+        }
+        if let Some(e) = &self.ca_bundle_env {
+            v.set("cli.ca_bundle_env", e);
+        }
+        if let Some(e) = &self.org_env {
+            v.set("cli.org_env", e);
+        }
+        if let Some(r) = &self.signup_route {
+            v.set("cli.signup_route", r);
+        }
+    }
+
     fn validate(&self) -> Result<(), Invalid> {
         for (field, v) in [
             ("base_url_env", &self.base_url_env),
             ("ca_bundle_env", &self.ca_bundle_env),
+            ("org_env", &self.org_env),
         ] {
             if let Some(v) = v
                 && !is_env_name(v)
@@ -458,8 +565,69 @@ mod tests {
             publishable_prefix: None,
             fields: BTreeMap::new(),
             volatile: vec![],
+            device_credential: default_device_credential(),
         };
         assert_eq!(rest.validate().unwrap_err().field, "operations.broken");
+    }
+
+    #[test]
+    fn operations_name_their_content_type() {
+        let form: Operation = toml::from_str::<BTreeMap<String, Operation>>(
+            r#"op = { route = "POST /token", body = "a={a}", content_type = "application/x-www-form-urlencoded" }"#,
+        )
+        .unwrap()
+        .remove("op")
+        .unwrap();
+        assert!(form.parse().is_ok());
+        assert_eq!(form.content_type(), "application/x-www-form-urlencoded");
+        let json = Operation::WithBody {
+            route: "POST /x".into(),
+            body: "{{}}".into(),
+            content_type: None,
+        };
+        assert_eq!(json.content_type(), "application/json");
+        assert_eq!(
+            Operation::Route("GET /x".into()).content_type(),
+            DEFAULT_CONTENT_TYPE
+        );
+        for ok in ["text/plain; charset=utf-8", "application/vnd.api+json"] {
+            assert!(check_media_type(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "form",
+            "application/",
+            "/x",
+            "text/plain\r\nX-Evil: 1",
+            "a b/c",
+        ] {
+            let op = Operation::WithBody {
+                route: "POST /x".into(),
+                body: String::new(),
+                content_type: Some(bad.into()),
+            };
+            assert!(op.parse().unwrap_err().contains("content_type"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn device_credential_defaults_to_the_vendor_shape_and_is_a_var() {
+        let rest =
+            |extra: &str| toml::from_str::<Rest>(&format!("base_url = \"u\"\n{extra}")).unwrap();
+        let vendor = rest("");
+        assert!(vendor.validate().is_ok());
+        let mut v = crate::template::Vars::default();
+        vendor.set_vars(&mut v);
+        assert_eq!(v.get("rest.device_credential"), Some("/api_key"));
+        let rfc = rest("device_credential = \"/access_token\"");
+        rfc.set_vars(&mut v);
+        assert_eq!(v.get("rest.device_credential"), Some("/access_token"));
+        for bad in ["access_token", "", "/{x}"] {
+            let e = rest(&format!("device_credential = \"{bad}\""))
+                .validate()
+                .unwrap_err();
+            assert_eq!(e.field, "device_credential", "{bad:?}");
+        }
     }
 
     #[test]
@@ -471,6 +639,11 @@ mod tests {
             commands: BTreeMap::new(),
             base_url_env: Some("API BASE".into()),
             ca_bundle_env: None,
+            org_env: None,
+            signup_route: None,
+            key_header: default_cli_key_header(),
+            secret_prefix: default_secret_prefix(),
+            publishable_prefix: default_publishable_prefix(),
         };
         assert_eq!(cli.validate().unwrap_err().field, "base_url_env");
     }

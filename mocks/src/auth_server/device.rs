@@ -316,6 +316,7 @@ fn new_poll_record(shared: &Shared, arrival: Arrival) -> DevicePoll {
         too_fast: false,
         outcome: String::new(),
         vendor: false,
+        abandoned_after: None,
     }
 }
 
@@ -447,6 +448,12 @@ fn scripted_reply(
             "scripted server error",
         )),
         DeviceReply::Approve => Ok(shared.subject.clone()),
+        // The authorization server answers every poll; a hang is scripted on the
+        // device server only, so here it is still pending.
+        DeviceReply::Hang => Err(OAuthError::bad(
+            "authorization_pending",
+            "the user has not yet approved the request",
+        )),
     }
 }
 
