@@ -18,6 +18,8 @@ pub(crate) const SIGNUP_UNAVAILABLE: &str =
     "Signup is not available on this host; sign in with an existing account: `auth login`";
 /// What a refused service-account key says.
 pub(crate) const KEY_REFUSED: &str = "the key was refused by the host";
+/// The MCP protocol version the CLI speaks when a server wants the handshake.
+pub(crate) const MCP_PROTOCOL_VERSION: &str = "2025-06-18";
 /// What `org`-scoped commands say without an organisation.
 pub(crate) const NO_ORG: &str = "no organisation: pass --org or set REFCLI_ORG_ID";
 
@@ -190,22 +192,55 @@ pub(crate) async fn api_keys_list(ctx: &Context, org: Option<&str>) -> CliResult
     print_answer(&answer, &key, false)
 }
 
-/// `mcp tools`: a JSON-RPC `tools/list` to `POST /mcp` with the stored key.
+/// `mcp tools`: a JSON-RPC `tools/list` to `POST /mcp` with the stored key. A
+/// server that wants a session first (400 without `Mcp-Session-Id`) gets the
+/// MCP handshake, then the same `tools/list` in that session.
 pub(crate) async fn mcp_tools(ctx: &Context) -> CliResult {
     let key = ctx.stored_key()?;
     let host = ctx.host()?;
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" });
-    let headers = [("Accept", "application/json, text/event-stream")];
-    let answer = host
-        .send(
-            Method::POST,
-            host.url(&["mcp"]),
-            Some(&body),
-            Some(&key),
-            &headers,
-        )
-        .await?;
+    let list = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" });
+    let mut answer = mcp_post(&host, &key, &list, None).await?;
+    if answer.status == 400
+        && let Some(session) = mcp_handshake(&host, &key).await?
+    {
+        answer = mcp_post(&host, &key, &list, Some(&session)).await?;
+    }
     print_answer(&answer, &key, true)
+}
+
+/// `initialize` and `notifications/initialized`; the session ID, if the server gave one.
+async fn mcp_handshake(host: &HostClient, key: &str) -> Result<Option<String>, CliError> {
+    let init = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": MCP_PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": { "name": device::CLIENT_ID, "version": env!("CARGO_PKG_VERSION") },
+    }});
+    let answer = mcp_post(host, key, &init, None).await?;
+    let initialized_ok = answer.is_success();
+    let Some(session) = answer.mcp_session.filter(|_| initialized_ok) else {
+        return Ok(None);
+    };
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    mcp_post(host, key, &initialized, Some(&session)).await?;
+    Ok(Some(session))
+}
+
+/// One JSON-RPC message to `POST /mcp`.
+async fn mcp_post(
+    host: &HostClient,
+    key: &str,
+    message: &Value,
+    session: Option<&str>,
+) -> Result<Answer, CliError> {
+    let mut headers = vec![("Accept", "application/json, text/event-stream")];
+    if let Some(session) = session {
+        headers.push(("Mcp-Session-Id", session));
+        headers.push(("MCP-Protocol-Version", MCP_PROTOCOL_VERSION));
+    }
+    let url = host.url(&["mcp"]);
+    Ok(host
+        .send(Method::POST, url, Some(message), Some(key), &headers)
+        .await?)
 }
 
 /// `GET` of `path` with `key`.

@@ -151,7 +151,12 @@ pub(crate) fn authority(url: &Url) -> String {
 pub(crate) fn describe(host: &Url, err: &reqwest::Error, timeout: Duration) -> String {
     let who = authority(host);
     if let Some(cert) = certificate_error(err) {
-        format!("TLS certificate not trusted for {who}: {cert}")
+        let hint = if cert.contains("Issuer") || cert.contains("issuer") {
+            format!(" (set {CA_BUNDLE_ENV} to a PEM file of the CA that issued it)")
+        } else {
+            String::new()
+        };
+        format!("TLS certificate not trusted for {who}: {cert}{hint}")
     } else if err.is_timeout() {
         format!("{who} did not answer within {} ms", timeout.as_millis())
     } else if err.is_connect() {

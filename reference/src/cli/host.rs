@@ -44,6 +44,8 @@ pub(crate) struct Answer {
     pub(crate) status: u16,
     /// Body as text.
     pub(crate) body: String,
+    /// The `Mcp-Session-Id` response header, if any.
+    pub(crate) mcp_session: Option<String>,
 }
 
 impl Answer {
@@ -127,8 +129,17 @@ impl HostClient {
     async fn finish(&self, request: reqwest::RequestBuilder) -> Result<Answer, SendError> {
         let response = request.send().await.map_err(|e| self.failure(&e))?;
         let status = response.status().as_u16();
+        let mcp_session = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response.text().await.map_err(|e| self.failure(&e))?;
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            body,
+            mcp_session,
+        })
     }
 
     fn failure(&self, err: &reqwest::Error) -> SendError {
