@@ -135,4 +135,39 @@ mod tests {
         };
         assert!(two.validate().is_err());
     }
+
+    #[test]
+    fn json_pointers_are_templates() {
+        let record = Record::Http(crate::step::http::HttpRecord {
+            request: crate::exchange::SentRequest {
+                method: "POST".into(),
+                url: "https://as.test/token".into(),
+                headers: vec![],
+                body: None,
+                raw: false,
+            },
+            response: Ok(crate::exchange::Response {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: r#"{"access_token": "at-1", "api_key": "k-1"}"#.into(),
+                body_cut: None,
+            }),
+        });
+        let capture = Capture {
+            header: None,
+            json: Some("{rest.device_credential}".into()),
+            challenge: None,
+            secret: true,
+            stable: false,
+            status: None,
+        };
+        let mut vars = Vars::default();
+        vars.set("rest.device_credential", "/access_token");
+        capture.apply("device_key", "exchange", &record, &mut vars);
+        assert_eq!(vars.get("device_key"), Some("at-1"));
+        vars.set("rest.device_credential", "/missing");
+        capture.apply("other_key", "exchange", &record, &mut vars);
+        assert_eq!(vars.get("other_key"), None);
+        assert!(vars.get("missing.other_key").is_some());
+    }
 }

@@ -176,7 +176,10 @@ impl RestStep {
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
         if body.is_some() && !explicit_type {
-            headers.push(("Content-Type".to_string(), "application/json".to_string()));
+            headers.push((
+                "Content-Type".to_string(),
+                operation.content_type().to_string(),
+            ));
         }
         if let Some(value) = self.credential(vars)? {
             self.place_credential(value, &rest.key_header, &mut url, &mut headers);
@@ -406,7 +409,7 @@ profiles = []
 [surfaces.rest]
 base_url = "https://api.test/"
 secret_prefix = "sk_"
-operations = { list = "GET /orgs/{org}/things", get = "GET /orgs/{org}/things/{thing}", create = { route = "POST /orgs/{org}/keys", body = '{{"role": "{role}"}}' } }
+operations = { list = "GET /orgs/{org}/things", get = "GET /orgs/{org}/things/{thing}", create = { route = "POST /orgs/{org}/keys", body = '{{"role": "{role}"}}' }, token = { route = "POST /token", body = "grant_type=x&device_code={device_code}", content_type = "application/x-www-form-urlencoded" } }
 sets = { all = ["list", "get"] }
 [tenants.org-b]
 thing = "t-b1"
@@ -457,6 +460,37 @@ thing = "t-b1"
         let (_, r) = s.build(&vars(&t), &t).unwrap();
         assert_eq!(r.url, "https://api.test/orgs/a/things?key=a+b%26c");
         assert!(r.headers.is_empty());
+    }
+
+    #[test]
+    fn the_operation_names_the_body_type_unless_the_step_does() {
+        let t = target();
+        let content_type = |r: &SentRequest| {
+            r.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
+        let s = step("op = \"token\"\nvars = { device_code = \"dc 1\" }\n");
+        let (_, r) = s.build(&vars(&t), &t).unwrap();
+        assert_eq!(content_type(&r), ["application/x-www-form-urlencoded"]);
+        assert_eq!(
+            r.body.as_deref(),
+            Some("grant_type=x&device_code=dc 1"),
+            "the body is the operation's template, filled as written"
+        );
+        let s = step("op = \"create\"\nvars = { org = \"a\", role = \"r\" }\n");
+        let (_, r) = s.build(&vars(&t), &t).unwrap();
+        assert_eq!(content_type(&r), ["application/json"]);
+        let s = step(
+            "op = \"token\"\nvars = { device_code = \"d\" }\nheaders = [[\"Content-Type\", \"text/plain\"]]\n",
+        );
+        let (_, r) = s.build(&vars(&t), &t).unwrap();
+        assert_eq!(content_type(&r), ["text/plain"], "the step's header wins");
+        let s = step("op = \"list\"\nvars = { org = \"a\" }\n");
+        let (_, r) = s.build(&vars(&t), &t).unwrap();
+        assert!(content_type(&r).is_empty(), "no body, no type");
     }
 
     #[test]
