@@ -77,7 +77,7 @@ pub struct HostDef {
     /// Answers to well-paced polls, in order; the last repeats (default: one pending, then approval).
     #[serde(default)]
     pub replies: Vec<Reply>,
-    /// The user code shown (default random).
+    /// The user code shown (default `BCDF-GHJK`).
     pub user_code: Option<String>,
     /// A prefix of device codes, to spot a client printing one.
     pub device_code_prefix: Option<String>,
@@ -188,7 +188,8 @@ impl HostDef {
             poll_tolerance: crate::expect::host::TOLERANCE,
             expires_in: Duration::from_secs(self.expires_in.unwrap_or(600)),
             api_key: keys.first().map(|k| k.value.clone()),
-            user_code: self.user_code.clone(),
+            // A fixed user code (it is shown by design) keeps transcripts stable.
+            user_code: Some(self.user_code.clone().unwrap_or_else(|| "BCDF-GHJK".into())),
             device_code_prefix: self.device_code_prefix.clone().unwrap_or_default(),
             ..Default::default()
         }

@@ -229,6 +229,10 @@ faults! {
         "cli: a refused signup still writes a credential file with an empty key and exits 0",
     ServiceAccountUnvalidated => "service-account-unvalidated":
         "cli: auth service-account login stores the key without checking it with the host, exit 0",
+    SignInWhenSignedOut => "sign-in-when-signed-out":
+        "cli: `apis list` without a stored key starts a device flow instead of saying not signed in",
+    RetryOnServerError => "retry-on-server-error":
+        "cli: a 5xx answer to a device poll is read as pending and polling goes on",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

@@ -40,7 +40,10 @@ pub async fn run_target(mut target: Target, faults: &[&str], filter: Option<&str
     if let Some(stdio) = target.surfaces.mcp_stdio.as_mut() {
         stdio
             .env
-            .insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults);
+            .insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults.clone());
+    }
+    if let Some(cli) = target.surfaces.cli.as_mut() {
+        cli.env.insert("AUTHCONFORM_REFERENCE_FAULT".into(), faults);
     }
     let scenarios = scenarios()
         .into_iter()

@@ -160,7 +160,13 @@ pub(crate) async fn signup(ctx: &Context, email: &str, password: &str) -> CliRes
 
 /// `apis list`: `GET /v1/apis` with the stored key; prints the body.
 pub(crate) async fn apis_list(ctx: &Context) -> CliResult {
-    let key = ctx.stored_key()?;
+    let key = match ctx.stored_key() {
+        Err(_) if ctx.faults.has(Fault::SignInWhenSignedOut) => {
+            login(ctx).await?;
+            ctx.stored_key()?
+        }
+        other => other?,
+    };
     let host = ctx.host()?;
     let answer = get_with_key(&host, &["v1", "apis"], &key).await?;
     print_answer(&answer, &key, false)

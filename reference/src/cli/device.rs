@@ -36,6 +36,8 @@ pub(crate) struct Rules {
     pub(crate) no_backoff: bool,
     /// `continue-after-denied`: `access_denied` is read as pending.
     pub(crate) continue_after_denied: bool,
+    /// `retry-on-server-error`: a 5xx is read as pending.
+    pub(crate) retry_on_server_error: bool,
 }
 
 impl Rules {
@@ -47,6 +49,7 @@ impl Rules {
             no_default_interval: faults.has(Fault::NoDefaultInterval),
             no_backoff: faults.has(Fault::NoBackoff),
             continue_after_denied: faults.has(Fault::ContinueAfterDenied),
+            retry_on_server_error: faults.has(Fault::RetryOnServerError),
         }
     }
 }
@@ -140,6 +143,9 @@ pub(crate) fn classify(status: u16, body: &str, rules: Rules) -> Verdict {
                 "sign-in failed: the host's answer carried no key; run `auth login` again",
             ))),
         };
+    }
+    if status >= 500 && rules.retry_on_server_error {
+        return Verdict::Again(Event::Pending);
     }
     if status >= 500 {
         return Verdict::Stop(Stop::Failed(CliError::failure(format!(
@@ -428,6 +434,7 @@ mod tests {
         ));
         let fault = Rules {
             continue_after_denied: true,
+            retry_on_server_error: false,
             ..r
         };
         assert_eq!(
