@@ -646,6 +646,18 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "DEV-S-010",
         Outcome::Fail,
     ),
+    (
+        "honour-expired-codes",
+        "device-flow/host-expiry",
+        "DEV-S-005",
+        Outcome::Fail,
+    ),
+    (
+        "guessable-device-codes",
+        "device-flow/host-codes",
+        "DEV-S-009",
+        Outcome::Fail,
+    ),
     // The reference CLI (device-flow client side, cli-auth).
     (
         "poll-too-fast",

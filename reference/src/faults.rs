@@ -190,6 +190,10 @@ faults! {
         "device flow: wrong user codes on POST /public/device/approve are never throttled (no 429)",
     CacheableKey => "cacheable-key":
         "device flow: the exchange response carrying the API key lacks Cache-Control: no-store",
+    HonourExpiredCodes => "honour-expired-codes":
+        "device flow: codes stay valid after expires_in (a late approval works and the exchange issues a key)",
+    GuessableDeviceCodes => "guessable-device-codes":
+        "device flow: device codes are a counter (dc-00000001, dc-00000002, …)",
     DenialNotTerminal => "denial-not-terminal":
         "device flow: after a denial, polls answer authorization_pending instead of access_denied",
     StartWithoutExpiry => "start-without-expiry":

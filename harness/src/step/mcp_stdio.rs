@@ -359,9 +359,11 @@ fn take(buffer: &Buffer) -> String {
         .unwrap_or_default()
 }
 
-/// Lets the process exit on its own (its stdin is closed by now) for a moment, then kills it.
+/// Lets the process exit on its own (its stdin is closed by now) for a moment, then kills it. The moment is
+/// generous (3 s): a conforming server exits at once, so it costs nothing then, and a short one turned "exit 0"
+/// into "killed" for a Node server on a loaded CI machine (a flaky transcript).
 async fn finish(child: &mut Child) -> Option<i32> {
-    let limit = std::time::Duration::from_millis(500);
+    let limit = std::time::Duration::from_secs(3);
     match tokio::time::timeout(limit, child.wait()).await {
         Ok(Ok(status)) => status.code(),
         _ => {

@@ -17,6 +17,7 @@ pub mod rest;
 pub mod sample;
 pub mod search;
 pub mod validate;
+pub mod wait;
 
 use crate::error::Invalid;
 use crate::exchange::{McpSession, Response};
@@ -271,6 +272,7 @@ step_kinds! {
     key_property => KeyProperty(key_property::KeyPropertyStep),
     sample => Sample(sample::SampleStep),
     origin_property => OriginProperty(origin_property::OriginPropertyStep),
+    wait => Wait(wait::WaitStep),
 }
 
 impl Step {

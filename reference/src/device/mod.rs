@@ -122,7 +122,8 @@ pub(crate) async fn start(
         return error("invalid_request");
     };
     let devices = rest.devices();
-    let started = devices.start(fields.get("client_id").cloned(), Instant::now());
+    let guessable = rest.faults().has(Fault::GuessableDeviceCodes);
+    let started = devices.start_with(fields.get("client_id").cloned(), Instant::now(), guessable);
     let uri = &devices.verification_uri;
     let separator = if uri.contains('?') { '&' } else { '?' };
     let mut body = json!({
@@ -212,7 +213,8 @@ pub(crate) async fn approve(
     let Some(user_code) = fields.get("user_code") else {
         return error("invalid_request");
     };
-    match devices.decide(user_code, approve, &user, &org, now) {
+    let late_ok = rest.faults().has(Fault::HonourExpiredCodes);
+    match devices.decide_at(user_code, approve, (&user, &org), now, late_ok) {
         Approval::Done => respond(
             StatusCode::OK,
             json!({ "status": if approve { "approved" } else { "denied" } }),

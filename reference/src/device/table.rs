@@ -38,6 +38,8 @@ struct Table {
     grants: HashMap<String, Grant>,
     /// Times of the wrong user codes, by the caller's key ID.
     wrong: HashMap<String, Vec<Instant>>,
+    /// Grants started so far (the counter of `guessable-device-codes`).
+    started: u64,
 }
 
 /// The device-authorization state of the server.
@@ -92,12 +94,29 @@ impl Devices {
     }
 
     /// Starts a grant (forgetting grants expired for a lifetime).
+    #[cfg(test)]
     pub(super) fn start(&self, client_id: Option<String>, now: Instant) -> Started {
+        self.start_with(client_id, now, false)
+    }
+
+    /// Starts a grant; `guessable`: its device code is the grant counter (the `guessable-device-codes` fault).
+    pub(super) fn start_with(
+        &self,
+        client_id: Option<String>,
+        now: Instant,
+        guessable: bool,
+    ) -> Started {
         let mut table = self.lock();
         let lifetime = self.expires;
         table.grants.retain(|_, g| g.expires_at + lifetime > now);
+        table.started += 1;
+        let counter = table.started;
         let device_code = loop {
-            let code = codes::device_code();
+            let code = if guessable {
+                format!("dc-{counter:08}")
+            } else {
+                codes::device_code()
+            };
             if !table.grants.contains_key(&code) {
                 break code;
             }
@@ -155,7 +174,9 @@ impl Devices {
                 }
             }
             Status::Redeemed { .. } => Exchange::Error("invalid_grant"),
-            _ if now >= grant.expires_at => Exchange::Error("expired_token"),
+            _ if now >= grant.expires_at && !faults.has(Fault::HonourExpiredCodes) => {
+                Exchange::Error("expired_token")
+            }
             Status::Denied if faults.has(Fault::DenialNotTerminal) => {
                 Exchange::Error("authorization_pending")
             }
@@ -194,6 +215,7 @@ impl Devices {
     }
 
     /// Approves or denies the grant of `user_code` as the user token `user` of `org`.
+    #[cfg(test)]
     pub(super) fn decide(
         &self,
         user_code: &str,
@@ -201,6 +223,18 @@ impl Devices {
         user: &str,
         org: &str,
         now: Instant,
+    ) -> Approval {
+        self.decide_at(user_code, approve, (user, org), now, false)
+    }
+
+    /// [`Devices::decide`]; `late_ok`: an expired grant may still be decided (`honour-expired-codes`).
+    pub(super) fn decide_at(
+        &self,
+        user_code: &str,
+        approve: bool,
+        (user, org): (&str, &str),
+        now: Instant,
+        late_ok: bool,
     ) -> Approval {
         let mut table = self.lock();
         let canonical = codes::normalize(user_code);
@@ -213,7 +247,7 @@ impl Devices {
             table.wrong.entry(user.to_owned()).or_default().push(now);
             return Approval::Unknown;
         };
-        if now >= grant.expires_at {
+        if now >= grant.expires_at && !late_ok {
             return Approval::Expired;
         }
         if grant.status != Status::Pending {
