@@ -422,6 +422,158 @@ enum Polled {
     Hang(usize),
 }
 
+/// The session a poll names, after checking the grant type, device code and client (RFC 8628 §3.4).
+fn session_of<'a>(
+    sessions: &'a mut HashMap<String, Session>,
+    form: &Form,
+    rfc: bool,
+) -> Result<&'a mut Session, OAuthError> {
+    match (rfc, form.one("grant_type")?) {
+        (true, None) => {
+            return Err(OAuthError::invalid_request(
+                "missing parameter `grant_type`",
+            ));
+        }
+        (_, Some(g)) if g != DEVICE_CODE_GRANT => {
+            return Err(OAuthError::bad(
+                "unsupported_grant_type",
+                format!("grant_type `{g}` is not supported here (use {DEVICE_CODE_GRANT})"),
+            ));
+        }
+        _ => {}
+    }
+    let Some(device_code) = form.one("device_code")? else {
+        return Err(OAuthError::invalid_request(
+            "missing parameter `device_code`",
+        ));
+    };
+    let client_id = form.one("client_id")?;
+    if rfc && client_id.is_none() {
+        return Err(OAuthError::invalid_request("missing parameter `client_id`"));
+    }
+    let Some(session) = sessions.get_mut(device_code) else {
+        return Err(OAuthError::invalid_grant("unknown device code"));
+    };
+    if let (Some(given), Some(issued_to)) = (client_id, session.client_id.as_deref())
+        && given != issued_to
+    {
+        return Err(OAuthError::invalid_grant(
+            "the device code was issued to another client",
+        ));
+    }
+    if rfc && session.client_id.is_none() {
+        // Started through the vendor endpoint without a client: accept
+        // the RFC poll, binding it to that client from now on.
+        session.client_id = client_id.map(str::to_owned);
+    }
+    Ok(session)
+}
+
+/// The answer to a poll of `session`: terminal states, expiry, pacing, then the script.
+fn judge(
+    config: &DeviceServerConfig,
+    session: &mut Session,
+    record: &mut DevicePoll,
+    arrived: Instant,
+) -> PollResult {
+    let fail = PollResult::Error;
+    record.session = Some(session.id);
+    record.interval = session.interval;
+    record.since_previous =
+        Some(arrived.saturating_duration_since(session.last_poll.unwrap_or(session.issued)));
+    match session.status {
+        Status::Issued => {
+            return fail(OAuthError::invalid_grant(
+                "the device code was already exchanged",
+            ));
+        }
+        Status::Denied => {
+            return fail(OAuthError::bad(
+                "access_denied",
+                "the user denied the request",
+            ));
+        }
+        Status::Expired => {
+            return fail(OAuthError::bad(
+                "expired_token",
+                "the device code has expired",
+            ));
+        }
+        Status::Pending => {}
+    }
+    if arrived >= session.expires {
+        session.status = Status::Expired;
+        return fail(OAuthError::bad(
+            "expired_token",
+            "the device code has expired",
+        ));
+    }
+    let since = record.since_previous.unwrap_or_default();
+    session.last_poll = Some(arrived);
+    let tolerance = config.poll_tolerance.min(session.interval / 2);
+    if config.enforce_interval && since + tolerance < session.interval {
+        record.too_fast = true;
+        session.interval += config.slow_down_increment;
+        return fail(OAuthError::bad(
+            "slow_down",
+            format!(
+                "polled {} ms after the previous request; the interval is now {} ms",
+                since.as_millis(),
+                session.interval.as_millis()
+            ),
+        ));
+    }
+    let k = session.well_paced_polls;
+    session.well_paced_polls = k.saturating_add(1);
+    scripted(config, session, k)
+}
+
+/// The scripted answer to the `k`-th well-paced poll of `session`.
+fn scripted(config: &DeviceServerConfig, session: &mut Session, k: u32) -> PollResult {
+    let fail = PollResult::Error;
+    match config.script.reply(k) {
+        DeviceReply::Pending => fail(OAuthError::bad(
+            "authorization_pending",
+            "the user has not yet approved the request",
+        )),
+        DeviceReply::SlowDown => {
+            session.interval += config.slow_down_increment;
+            fail(OAuthError::bad(
+                "slow_down",
+                format!("the interval is now {} ms", session.interval.as_millis()),
+            ))
+        }
+        DeviceReply::Deny => {
+            session.status = Status::Denied;
+            fail(OAuthError::bad(
+                "access_denied",
+                "the user denied the request",
+            ))
+        }
+        DeviceReply::Expire => {
+            session.status = Status::Expired;
+            fail(OAuthError::bad(
+                "expired_token",
+                "the device code has expired",
+            ))
+        }
+        DeviceReply::ServerError => fail(OAuthError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "scripted server error",
+        )),
+        DeviceReply::Hang => PollResult::Hang,
+        DeviceReply::Approve => {
+            session.status = Status::Issued;
+            let key = config
+                .api_key
+                .clone()
+                .unwrap_or_else(|| format!("{}{}", config.api_key_prefix, random_token(24)));
+            PollResult::Issued(key)
+        }
+    }
+}
+
 fn poll(shared: &Shared, form: &Form, rfc: bool, arrived: Instant, at: SystemTime) -> Polled {
     let config = &shared.config;
     let mut state = shared.state();
@@ -437,147 +589,10 @@ fn poll(shared: &Shared, form: &Form, rfc: bool, arrived: Instant, at: SystemTim
         vendor: !rfc,
         abandoned_after: None,
     };
-    let result = (|| -> PollResult {
-        let fail = PollResult::Error;
-        let grant_type = match form.one("grant_type") {
-            Ok(g) => g,
-            Err(e) => return fail(e),
-        };
-        match (rfc, grant_type) {
-            (true, None) => {
-                return fail(OAuthError::invalid_request(
-                    "missing parameter `grant_type`",
-                ));
-            }
-            (_, Some(g)) if g != DEVICE_CODE_GRANT => {
-                return fail(OAuthError::bad(
-                    "unsupported_grant_type",
-                    format!("grant_type `{g}` is not supported here (use {DEVICE_CODE_GRANT})"),
-                ));
-            }
-            _ => {}
-        }
-        let device_code = match form.one("device_code") {
-            Ok(Some(code)) => code,
-            Ok(None) => {
-                return fail(OAuthError::invalid_request(
-                    "missing parameter `device_code`",
-                ));
-            }
-            Err(e) => return fail(e),
-        };
-        let client_id = match form.one("client_id") {
-            Ok(c) => c,
-            Err(e) => return fail(e),
-        };
-        if rfc && client_id.is_none() {
-            return fail(OAuthError::invalid_request("missing parameter `client_id`"));
-        }
-        let Some(session) = state.sessions.get_mut(device_code) else {
-            return fail(OAuthError::invalid_grant("unknown device code"));
-        };
-        if let (Some(given), Some(issued_to)) = (client_id, session.client_id.as_deref())
-            && given != issued_to
-        {
-            return fail(OAuthError::invalid_grant(
-                "the device code was issued to another client",
-            ));
-        }
-        if rfc && session.client_id.is_none() {
-            // Started through the vendor endpoint without a client: accept
-            // the RFC poll, binding it to that client from now on.
-            session.client_id = client_id.map(str::to_owned);
-        }
-        record.session = Some(session.id);
-        record.interval = session.interval;
-        record.since_previous =
-            Some(arrived.saturating_duration_since(session.last_poll.unwrap_or(session.issued)));
-        match session.status {
-            Status::Issued => {
-                return fail(OAuthError::invalid_grant(
-                    "the device code was already exchanged",
-                ));
-            }
-            Status::Denied => {
-                return fail(OAuthError::bad(
-                    "access_denied",
-                    "the user denied the request",
-                ));
-            }
-            Status::Expired => {
-                return fail(OAuthError::bad(
-                    "expired_token",
-                    "the device code has expired",
-                ));
-            }
-            Status::Pending => {}
-        }
-        if arrived >= session.expires {
-            session.status = Status::Expired;
-            return fail(OAuthError::bad(
-                "expired_token",
-                "the device code has expired",
-            ));
-        }
-        let since = record.since_previous.unwrap_or_default();
-        session.last_poll = Some(arrived);
-        let tolerance = config.poll_tolerance.min(session.interval / 2);
-        if config.enforce_interval && since + tolerance < session.interval {
-            record.too_fast = true;
-            session.interval += config.slow_down_increment;
-            return fail(OAuthError::bad(
-                "slow_down",
-                format!(
-                    "polled {} ms after the previous request; the interval is now {} ms",
-                    since.as_millis(),
-                    session.interval.as_millis()
-                ),
-            ));
-        }
-        let k = session.well_paced_polls;
-        session.well_paced_polls = k.saturating_add(1);
-        match config.script.reply(k) {
-            DeviceReply::Pending => fail(OAuthError::bad(
-                "authorization_pending",
-                "the user has not yet approved the request",
-            )),
-            DeviceReply::SlowDown => {
-                session.interval += config.slow_down_increment;
-                fail(OAuthError::bad(
-                    "slow_down",
-                    format!("the interval is now {} ms", session.interval.as_millis()),
-                ))
-            }
-            DeviceReply::Deny => {
-                session.status = Status::Denied;
-                fail(OAuthError::bad(
-                    "access_denied",
-                    "the user denied the request",
-                ))
-            }
-            DeviceReply::Expire => {
-                session.status = Status::Expired;
-                fail(OAuthError::bad(
-                    "expired_token",
-                    "the device code has expired",
-                ))
-            }
-            DeviceReply::ServerError => fail(OAuthError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "scripted server error",
-            )),
-            DeviceReply::Hang => PollResult::Hang,
-            DeviceReply::Approve => {
-                session.status = Status::Issued;
-                let key = config
-                    .api_key
-                    .clone()
-                    .unwrap_or_else(|| format!("{}{}", config.api_key_prefix, random_token(24)));
-                PollResult::Issued(key)
-            }
-        }
-    })();
+    let result = match session_of(&mut state.sessions, form, rfc) {
+        Ok(session) => judge(config, session, &mut record, arrived),
+        Err(e) => PollResult::Error(e),
+    };
     if let Some(id) = record.session
         && let Some(session) = state.sessions.values().find(|s| s.id == id)
     {

@@ -45,6 +45,8 @@ pub struct JsonExpect {
     pub not_null: bool,
     /// The value is this string (template), compared code point by code point.
     pub equals: Option<String>,
+    /// The value is one of these strings (exact), e.g. the terminal error codes a poll may answer.
+    pub one_of: Option<Vec<String>>,
     /// The value is this JSON boolean (e.g. a tool result's `isError`).
     pub equals_bool: Option<bool>,
     /// The value is this number.
@@ -161,6 +163,11 @@ fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
         if text.as_deref() != Some(want.as_str()) {
             return Err((format!("{at} = \"{want}\""), compact(v)));
         }
+    }
+    if let Some(allowed) = &j.one_of
+        && !v.as_str().is_some_and(|t| allowed.iter().any(|a| a == t))
+    {
+        return Err((format!("{at} one of {allowed:?}"), compact(v)));
     }
     order(j, v, &at, vars)?;
     if let Some(want) = j.equals_bool
