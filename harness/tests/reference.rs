@@ -693,13 +693,13 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "print-key",
         "cli-auth/device-login-output",
         "CLI-003",
-        Outcome::Warn,
+        Outcome::Fail,
     ),
     (
         "print-device-code",
         "device-flow/cli-login",
         "DEV-C-001",
-        Outcome::Warn,
+        Outcome::Fail,
     ),
     (
         "keep-key-after-logout",
@@ -759,7 +759,7 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "env-org-beats-flag",
         "cli-auth/org-selection",
         "CLI-006",
-        Outcome::Warn,
+        Outcome::Fail,
     ),
     (
         "signup-stores-partial",
@@ -771,7 +771,7 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "sign-in-when-signed-out",
         "device-flow/cli-unprompted",
         "DEV-C-007",
-        Outcome::Warn,
+        Outcome::Fail,
     ),
     (
         "retry-on-server-error",
