@@ -20,6 +20,7 @@ pub mod launch;
 pub mod lookalike;
 pub mod mutation;
 pub mod origin;
+pub mod pkce;
 pub mod progress;
 pub mod redact;
 pub mod report;

@@ -123,6 +123,7 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
         norm.volatile(&rest.volatile);
     }
     set_run_vars(shared, &mocks, &mut vars, &mut norm);
+    crate::pkce::set_vars(&mut vars, &mut redactor);
     let workdir = tempfile::Builder::new()
         .prefix("scenario-")
         .tempdir_in(shared.dir.path())

@@ -15,6 +15,9 @@ pub struct Capture {
     pub json: Option<String>,
     /// A parameter of the response's Bearer challenge.
     pub challenge: Option<String>,
+    /// With `header`: a query parameter of the header's URL (`header = "location", query = "code"`: the code
+    /// an authorization server redirects with), or of its fragment when the query lacks it.
+    pub query: Option<String>,
     /// The value is a credential (a key the target created): redacted as `[KEY:NAME]` from then on, and
     /// allowed only in the response of the step that captured it.
     #[serde(default)]
@@ -43,6 +46,9 @@ impl Capture {
                 "",
                 "give exactly one of `header`, `json`, `challenge`",
             ));
+        }
+        if self.query.is_some() && self.header.is_none() {
+            return Err(Invalid::new("query", "`query` reads a URL in a `header`"));
         }
         Ok(())
     }
@@ -84,7 +90,11 @@ impl Capture {
         }
         let r = view.response?.ok()?;
         if let Some(h) = &self.header {
-            return r.header(h).map(str::to_string);
+            let value = r.header(h)?;
+            return match &self.query {
+                Some(name) => url_param(value, name),
+                None => Some(value.to_string()),
+            };
         }
         if let Some(p) = &self.challenge {
             return r
@@ -110,9 +120,37 @@ impl Capture {
     }
 }
 
+/// Parameter `name` of the query (or else the fragment) of `url`, which may be relative.
+fn url_param(url: &str, name: &str) -> Option<String> {
+    let rest = url.split_once('?').map_or("", |(_, q)| q);
+    let (query, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let fragment = if fragment.is_empty() {
+        url.split_once('#').map_or("", |(_, f)| f)
+    } else {
+        fragment
+    };
+    [query, fragment].into_iter().find_map(|part| {
+        url::form_urlencoded::parse(part.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_params_come_from_the_query_then_the_fragment() {
+        let at = "http://127.0.0.1:9/cb?code=abc%2Fd&state=s1";
+        assert_eq!(url_param(at, "code").as_deref(), Some("abc/d"));
+        assert_eq!(url_param(at, "state").as_deref(), Some("s1"));
+        assert_eq!(
+            url_param("/cb#error=access_denied", "error").as_deref(),
+            Some("access_denied")
+        );
+        assert_eq!(url_param("/cb?x=1", "code"), None);
+    }
 
     #[test]
     fn exactly_one_source() {
@@ -120,6 +158,7 @@ mod tests {
             header: None,
             json: None,
             challenge: None,
+            query: None,
             secret: false,
             stable: false,
             status: None,
@@ -129,6 +168,7 @@ mod tests {
             header: Some("a".into()),
             json: Some("/b".into()),
             challenge: None,
+            query: None,
             secret: false,
             stable: false,
             status: None,
@@ -157,6 +197,7 @@ mod tests {
             header: None,
             json: Some("{rest.device_credential}".into()),
             challenge: None,
+            query: None,
             secret: true,
             stable: false,
             status: None,

@@ -16,6 +16,11 @@ pub const RUN_VARS: &[&str] = &[
     "mocks.upstream",
     "mocks.ca_pem",
     "tls.ca_pem",
+    // PKCE values, fresh per scenario.
+    "pkce.verifier",
+    "pkce.challenge",
+    "pkce.other_verifier",
+    "pkce.state",
     // A scenario's mock host (`[host]`).
     "host.url",
     "host.proxy",
