@@ -216,7 +216,8 @@ pub mod token;
 pub mod upstream;
 
 pub use auth_server::{
-    AuthServerConfig, ClientConfig, Consent, DeviceFlowConfig, MockAuthServer, UserCodeError,
+    AuthServerConfig, ClientConfig, Consent, DeviceFlowConfig, Lenience, MockAuthServer,
+    UserCodeError,
 };
 pub use device::{
     DevicePaths, DevicePoll, DeviceReply, DeviceScript, DeviceServerConfig, MockDeviceServer,

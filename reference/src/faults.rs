@@ -237,6 +237,17 @@ faults! {
         "cli: `apis list` without a stored key starts a device flow instead of saying not signed in",
     RetryOnServerError => "retry-on-server-error":
         "cli: a 5xx answer to a device poll is read as pending and polling goes on",
+    // Co-hosted authorization server
+    PkceOptional => "pkce-optional":
+        "co-hosted AS: authorization requests without code_challenge (or with method plain) get a code, and the token endpoint does not check code_verifier",
+    LooseRedirectMatch => "loose-redirect-match":
+        "co-hosted AS: a redirect_uri matches a registered one when it starts with it (…/cb/x and …/cb?x=1 are redirected to)",
+    NoRefreshRotation => "no-refresh-rotation":
+        "co-hosted AS: the refresh grant returns the same refresh token, which stays usable",
+    IgnoreResource => "ignore-resource":
+        "co-hosted AS: any resource is accepted at authorize and token (no invalid_target, no fragment check)",
+    RegisterAnyRedirect => "register-any-redirect":
+        "co-hosted AS: dynamic registration accepts any redirect URIs (javascript:, fragments, non-loopback http, an empty list)",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

@@ -12,6 +12,7 @@
 
 mod auth;
 mod cli;
+mod cohosted;
 mod device;
 mod faults;
 mod jwt;
@@ -43,6 +44,7 @@ use tokio::sync::oneshot;
 
 pub use auth::{AuthContext, SCOPE_READ, SCOPE_TOOLS};
 pub use cli::CliArgs;
+pub use cohosted::{CLIENT_ID as COHOSTED_CLIENT_ID, REDIRECT_URI as COHOSTED_REDIRECT_URI};
 pub use device::DeviceArgs;
 pub use faults::{FAULTS, Fault, Faults, UnknownFault};
 pub use rest::{InvalidArgs, RestArgs};
@@ -63,7 +65,7 @@ pub struct ReferenceCli {
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum ReferenceCommand {
     /// MCP server over streamable HTTP, OAuth-protected
-    Http(Box<HttpArgs>),
+    Http(Box<HttpCommand>),
     /// MCP server over stdio, a thin layer over an upstream REST API using an API key from the environment
     Stdio(StdioArgs),
     /// Command-line client of the vendor host (device-flow sign-in, stored API key); exits with its own status
@@ -76,6 +78,45 @@ fn fault_parser() -> PossibleValuesParser {
             .iter()
             .map(|(name, desc)| PossibleValue::new(*name).help(*desc)),
     )
+}
+
+/// The command line of `http`: the server's [`HttpArgs`] and what only the
+/// command line sets up.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HttpCommand {
+    /// The server.
+    #[command(flatten)]
+    pub args: HttpArgs,
+    /// Also start a co-hosted OAuth authorization server (a mock AS on 127.0.0.1, a free port, with the TLS of
+    /// --tls-cert/--tls-key): public client `authconf-client` with redirect URI http://127.0.0.1:33418/cb,
+    /// scripted consent (user alice, no login page), tokens only for {base}/mcp, dynamic registration. The ready
+    /// line names its issuer; the MCP endpoint still trusts only --issuer
+    #[arg(long)]
+    pub cohosted_as: bool,
+}
+
+/// What [`serve_with_options`] reports once listening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ready {
+    /// The base URL of the server, as [`serve`] reports it.
+    pub base: String,
+    /// The issuer of the co-hosted authorization server, when started.
+    pub authorization_server: Option<String>,
+}
+
+impl Ready {
+    /// The line `run` prints to stdout:
+    /// `authconform-reference listening on {base}/mcp`, followed by
+    /// ` (authorization server {issuer})` with a co-hosted AS.
+    pub fn line(&self) -> String {
+        match &self.authorization_server {
+            None => format!("authconform-reference listening on {}/mcp", self.base),
+            Some(issuer) => format!(
+                "authconform-reference listening on {}/mcp (authorization server {issuer})",
+                self.base
+            ),
+        }
+    }
 }
 
 /// Arguments of `http`: the OAuth-protected MCP server.
@@ -153,7 +194,9 @@ pub(crate) struct AppState {
 /// Runs the command line, after merging faults from [`FAULT_ENV`].
 ///
 /// `http` installs the crypto provider, prints `authconform-reference listening
-/// on {base}/mcp` to stdout once listening, and serves until SIGTERM or ctrl-c.
+/// on {base}/mcp` to stdout once listening (with ` (authorization server
+/// {issuer})` appended under `--cohosted-as`, see [`Ready::line`]), and serves
+/// until SIGTERM or ctrl-c.
 /// `stdio` speaks MCP over stdin/stdout (stdout carries nothing else) until
 /// stdin closes. `cli` runs one client command and then exits the process
 /// with its status (0 success, 1 failure, 2 usage error); it never returns.
@@ -161,16 +204,23 @@ pub(crate) struct AppState {
 /// An unknown fault name yields an error that downcasts to [`UnknownFault`].
 pub async fn run(cli: ReferenceCli) -> anyhow::Result<()> {
     match cli.command {
-        ReferenceCommand::Http(mut args) => {
+        ReferenceCommand::Http(command) => {
+            let HttpCommand {
+                mut args,
+                cohosted_as,
+            } = *command;
             merge_env_faults(&mut args.faults)?;
             let (ready_tx, ready_rx) = oneshot::channel();
-            let server = tokio::spawn(serve(*args, ready_tx, shutdown_signal()));
-            if let Ok(base) = ready_rx.await {
+            let server = tokio::spawn(serve_with_options(
+                args,
+                cohosted_as,
+                ready_tx,
+                shutdown_signal(),
+            ));
+            if let Ok(ready) = ready_rx.await {
                 let mut stdout = tokio::io::stdout();
                 stdout
-                    .write_all(
-                        format!("authconform-reference listening on {base}/mcp\n").as_bytes(),
-                    )
+                    .write_all(format!("{}\n", ready.line()).as_bytes())
                     .await?;
                 stdout.flush().await?;
             }
@@ -270,6 +320,28 @@ pub async fn serve(
     ready: oneshot::Sender<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_inner(args, false, |r| drop(ready.send(r.base)), shutdown).await
+}
+
+/// As [`serve`], and with `cohosted_as` also starts the co-hosted
+/// authorization server (see [`HttpCommand::cohosted_as`]) after binding, and
+/// keeps it running as long as the server; its issuer is reported in
+/// [`Ready::authorization_server`].
+pub async fn serve_with_options(
+    args: HttpArgs,
+    cohosted_as: bool,
+    ready: oneshot::Sender<Ready>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_inner(args, cohosted_as, |r| drop(ready.send(r)), shutdown).await
+}
+
+async fn serve_inner(
+    args: HttpArgs,
+    cohosted_as: bool,
+    ready: impl FnOnce(Ready),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     install_crypto_providers();
     let faults = Faults::parse(&args.faults)?;
     let rest = Arc::new(rest::Rest::new(&args.rest, &faults)?);
@@ -280,6 +352,17 @@ pub async fn serve(
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let base = base_url(local, tls.is_some());
+    // Held until the server stops (dropping it stops the AS).
+    let authorization_server = if cohosted_as {
+        let as_tls = tls.as_ref().map(|t| t.get_inner());
+        Some(
+            cohosted::start(as_tls, &base, &faults)
+                .await
+                .context("starting the co-hosted authorization server")?,
+        )
+    } else {
+        None
+    };
     let (app, stop_sessions) = app(&args, &faults, local, &base, http, rest);
     if !faults.is_empty() {
         let names: Vec<&str> = faults.iter().map(Fault::name).collect();
@@ -294,11 +377,16 @@ pub async fn serve(
         shutdown.await;
         stop_sessions();
     };
-    let _ = ready.send(base);
-    match tls {
+    ready(Ready {
+        base,
+        authorization_server: authorization_server.as_ref().map(|a| a.issuer().to_owned()),
+    });
+    let served = match tls {
         Some(tls) => serve_https(listener, tls, app, shutdown).await,
         None => serve_http(listener, app, shutdown).await,
-    }
+    };
+    drop(authorization_server);
+    served
 }
 
 /// The TLS configuration from `--tls-cert`/`--tls-key`, if given (both or neither).
@@ -522,17 +610,51 @@ mod tests {
             "ignore-audience",
         ])
         .unwrap();
-        let ReferenceCommand::Http(args) = cli.reference.command else {
+        let ReferenceCommand::Http(command) = cli.reference.command else {
             panic!("not http");
         };
-        assert_eq!(args.faults, ["accept-expired", "ignore-audience"]);
-        assert_eq!(args.listen.to_string(), "127.0.0.1:0");
+        assert_eq!(command.args.faults, ["accept-expired", "ignore-audience"]);
+        assert_eq!(command.args.listen.to_string(), "127.0.0.1:0");
+        assert!(!command.cohosted_as);
+
+        let cli = Cli::try_parse_from([
+            "x",
+            "http",
+            "--issuer",
+            "https://127.0.0.1:1",
+            "--cohosted-as",
+            "--fault",
+            "pkce-optional",
+        ])
+        .unwrap();
+        let ReferenceCommand::Http(command) = cli.reference.command else {
+            panic!("not http");
+        };
+        assert!(command.cohosted_as);
+        assert_eq!(command.args.faults, ["pkce-optional"]);
 
         let err = Cli::try_parse_from(["x", "http", "--issuer", "https://a", "--fault", "nope"])
             .err()
             .unwrap();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("accept-expired"));
+    }
+
+    #[test]
+    fn ready_line() {
+        let mut ready = Ready {
+            base: "https://127.0.0.1:8443".into(),
+            authorization_server: None,
+        };
+        assert_eq!(
+            ready.line(),
+            "authconform-reference listening on https://127.0.0.1:8443/mcp"
+        );
+        ready.authorization_server = Some("https://127.0.0.1:9443".into());
+        assert_eq!(
+            ready.line(),
+            "authconform-reference listening on https://127.0.0.1:8443/mcp (authorization server https://127.0.0.1:9443)"
+        );
     }
 
     #[test]

@@ -68,6 +68,37 @@ fn redirect_error(
     redirect(redirect_uri, &params, error.error)
 }
 
+/// The PKCE challenge of an authorization request, as RFC 7636 §4.4.1
+/// requires: present, `S256` and a well-formed digest.
+fn strict_challenge(form: &Form) -> Result<&str, OAuthError> {
+    let challenge = form.one("code_challenge")?.ok_or_else(|| {
+        OAuthError::invalid_request("code_challenge is required (PKCE, RFC 7636)")
+    })?;
+    match form.one("code_challenge_method")? {
+        Some("S256") => {}
+        Some(other) => {
+            return Err(OAuthError::invalid_request(format!(
+                "code_challenge_method `{other}` is not supported (only S256)"
+            )));
+        }
+        None => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method is missing, which means `plain`: only S256 is supported",
+            ));
+        }
+    }
+    if challenge.len() != 43
+        || !challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(OAuthError::invalid_request(
+            "code_challenge is not a base64url SHA-256 digest (43 characters)",
+        ));
+    }
+    Ok(challenge)
+}
+
 pub(super) async fn authorize(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
@@ -101,7 +132,12 @@ pub(super) async fn authorize(
     let (redirect_uri, redirect_explicit) = match form.one("redirect_uri") {
         Err(e) => return page(e),
         Ok(Some(uri)) => {
-            if !client.redirect_uris.iter().any(|r| r == uri) {
+            let loose = shared.lenience.loose_redirect_match;
+            if !client
+                .redirect_uris
+                .iter()
+                .any(|r| r == uri || (loose && uri.starts_with(r.as_str())))
+            {
                 return page(OAuthError::invalid_request(format!(
                     "redirect_uri `{uri}` is not registered for client `{client_id}` (exact match required)"
                 )));
@@ -158,31 +194,13 @@ pub(super) async fn authorize(
             )));
         }
         client.require_grant("authorization_code")?;
-        let challenge = form.one("code_challenge")?.ok_or_else(|| {
-            OAuthError::invalid_request("code_challenge is required (PKCE, RFC 7636)")
-        })?;
-        match form.one("code_challenge_method")? {
-            Some("S256") => {}
-            Some(other) => {
-                return Err(OAuthError::invalid_request(format!(
-                    "code_challenge_method `{other}` is not supported (only S256)"
-                )));
-            }
-            None => {
-                return Err(OAuthError::invalid_request(
-                    "code_challenge_method is missing, which means `plain`: only S256 is supported",
-                ));
-            }
-        }
-        if challenge.len() != 43
-            || !challenge
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(OAuthError::invalid_request(
-                "code_challenge is not a base64url SHA-256 digest (43 characters)",
-            ));
-        }
+        let challenge = if shared.lenience.pkce_optional {
+            // Careless AS: whatever PKCE the client sent (or none) is taken
+            // as is, and the token endpoint does not check the verifier.
+            form.one("code_challenge")?.unwrap_or_default()
+        } else {
+            strict_challenge(&form)?
+        };
         let scope = match form.one("scope")? {
             Some(scope) => {
                 if !shared.scope_allowed(scope) {

@@ -64,11 +64,18 @@
 //!   spent (`invalid_grant` ever after). Every poll is recorded with its
 //!   timing ([`MockAuthServer::device_polls`]) besides the journal.
 //!
+//! [`AuthServerConfig::lenience`] turns some of this strictness off on
+//! purpose ([`Lenience`]: optional PKCE, prefix redirect matching, no refresh
+//! rotation, any `resource`, any registered redirect URI), to play a careless
+//! AS.
+//!
 //! Every request is journaled ([`MockAuthServer::journal`]) with secrets
 //! replaced by [`crate::REDACTED`].
 
 mod authorize;
 mod device;
+#[cfg(test)]
+mod lenience_tests;
 mod register;
 mod token;
 
@@ -162,7 +169,8 @@ pub struct AuthServerConfig {
     /// of them.
     pub scopes_supported: Vec<String>,
     /// Resources (RFC 8707) tokens may be issued for; empty (the default)
-    /// accepts any absolute URI without a fragment.
+    /// accepts any absolute URI without a fragment (and
+    /// [`Lenience::ignore_resource`] accepts anything).
     pub allowed_resources: Vec<String>,
     /// Lifetime of issued access tokens (default one hour).
     pub access_token_lifetime: Duration,
@@ -174,6 +182,36 @@ pub struct AuthServerConfig {
     pub metadata_overrides: Map<String, Value>,
     /// The device flow (RFC 8628): interval, lifetime and the scripted user.
     pub device: DeviceFlowConfig,
+    /// Deliberate deviations from the specifications (all off by default).
+    pub lenience: Lenience,
+}
+
+/// Deliberate deviations from the specifications, for seeding faults and for
+/// testing clients against a careless AS; all off by default.
+#[derive(Clone, Debug, Default)]
+pub struct Lenience {
+    /// PKCE is optional: `/authorize` issues a code without `code_challenge`,
+    /// with `code_challenge_method=plain` (or absent) and with a malformed
+    /// challenge, and `/token` does not check `code_verifier` (missing or
+    /// mismatching is accepted). Violates RFC 7636 §4.4.1 and §4.6.
+    pub pkce_optional: bool,
+    /// A requested `redirect_uri` matches a registered one when it starts
+    /// with it (`…/cb/x` and `…/cb?x=1` match `…/cb`). Violates the exact
+    /// matching of OAuth 2.1 §2.3.1 and the MCP "Open Redirection" rule.
+    pub loose_redirect_match: bool,
+    /// The refresh grant answers with the same refresh token, which stays
+    /// usable (no rotation, so no reuse detection). Violates OAuth 2.1 §4.3.1
+    /// for public clients.
+    pub no_refresh_rotation: bool,
+    /// Any `resource` value is accepted at `/authorize` and `/token` (no
+    /// `invalid_target`: neither [`AuthServerConfig::allowed_resources`], nor
+    /// the absolute-URI and fragment checks, nor the subset check at `/token`).
+    /// Ignores RFC 8707 §2.
+    pub ignore_resource: bool,
+    /// Dynamic registration accepts any redirect URIs: `javascript:`, URIs
+    /// with fragments, non-loopback `http`, an empty or missing list.
+    /// Violates RFC 7591 §2 and RFC 6749 §3.1.2.
+    pub register_any_redirect: bool,
 }
 
 impl Default for AuthServerConfig {
@@ -191,6 +229,7 @@ impl Default for AuthServerConfig {
             code_lifetime: Duration::from_secs(60),
             metadata_overrides: Map::new(),
             device: DeviceFlowConfig::default(),
+            lenience: Lenience::default(),
         }
     }
 }
@@ -320,6 +359,7 @@ struct Shared {
     metadata: Value,
     consent: Mutex<Consent>,
     device: DeviceFlowConfig,
+    lenience: Lenience,
     keys: RwLock<KeyRing>,
     grants: Mutex<Grants>,
     journal: Journal,
@@ -443,6 +483,12 @@ impl Shared {
     ) -> Result<Vec<String>, OAuthError> {
         let mut out: Vec<String> = Vec::new();
         for resource in form.all("resource") {
+            if self.lenience.ignore_resource {
+                if !out.iter().any(|r| r == resource) {
+                    out.push(resource.to_owned());
+                }
+                continue;
+            }
             if !self.resource_allowed(resource) {
                 return Err(OAuthError::bad(
                     "invalid_target",
@@ -627,6 +673,7 @@ impl MockAuthServer {
             code_lifetime: config.code_lifetime,
             consent: Mutex::new(config.consent),
             device: config.device,
+            lenience: config.lenience,
             keys: RwLock::new(KeyRing {
                 current: Arc::new(current),
                 previous: None,

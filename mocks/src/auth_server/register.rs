@@ -131,7 +131,27 @@ fn grant_and_response_types(
 
 /// The requested `redirect_uris`, each acceptable; required (and non-empty)
 /// when the client wants the authorization_code grant.
-fn redirect_uris(meta: &Map<String, Value>, wants_code: bool) -> Result<Vec<String>, OAuthError> {
+fn redirect_uris(
+    meta: &Map<String, Value>,
+    wants_code: bool,
+    any: bool,
+) -> Result<Vec<String>, OAuthError> {
+    if any {
+        // Careless AS (`Lenience::register_any_redirect`): whatever strings
+        // the client sent, or none at all.
+        return match meta.get("redirect_uris") {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| redirect_error("redirect_uris must hold strings"))
+                })
+                .collect(),
+            Some(_) => Err(redirect_error("redirect_uris must be an array")),
+        };
+    }
     match meta.get("redirect_uris") {
         None if wants_code => Err(redirect_error(
             "redirect_uris is required for the authorization_code grant",
@@ -233,7 +253,7 @@ fn validate(
     let method = auth_method(meta)?;
     let (grant_types, response_types) = grant_and_response_types(meta, method)?;
     let wants_code = grant_types.iter().any(|g| g == "authorization_code");
-    let redirect_uris = redirect_uris(meta, wants_code)?;
+    let redirect_uris = redirect_uris(meta, wants_code, shared.lenience.register_any_redirect)?;
     check_scope(shared, meta)?;
     check_informational(meta)?;
     let client = Client {

@@ -212,7 +212,9 @@ fn authorization_code(
     let redirect_uri = form.one("redirect_uri")?;
     let code = consume_code(grants, code_value)?;
     check_code(&code, caller, redirect_uri)?;
-    check_verifier(&code, verifier)?;
+    if !shared.lenience.pkce_optional {
+        check_verifier(&code, verifier)?;
+    }
     let resources = shared.requested_resources(form, &code.resources)?;
     let resources = if resources.is_empty() {
         code.resources.clone()
@@ -350,7 +352,8 @@ fn refresh_token(
     }
     let scope = narrowed_scope(form, &family.scope)?;
     let resources = shared.requested_resources(form, &family.resources)?;
-    if let Some(r) = grants.refresh.get_mut(presented) {
+    let rotate = !shared.lenience.no_refresh_rotation;
+    if rotate && let Some(r) = grants.refresh.get_mut(presented) {
         r.superseded = true;
     }
     // The new access token may be narrower than the grant; the grant (and
@@ -361,6 +364,11 @@ fn refresh_token(
         resources
     };
     let mut issued = shared.access_token_claims(grants, record.family, &scope, &resources)?;
+    if !rotate {
+        // Careless AS: the same refresh token again, still usable.
+        issued.refresh_token = Some(presented.to_owned());
+        return Ok(issued);
+    }
     let rt = random_token(32);
     grants.refresh.insert(
         rt.clone(),
