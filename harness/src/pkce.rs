@@ -21,15 +21,22 @@ fn random(n: usize) -> String {
 pub fn set_vars(vars: &mut Vars, redactor: &mut Redactor) {
     let verifier = random(64);
     let other = random(64);
-    vars.set(
-        "pkce.challenge",
-        authconform_mocks::s256_challenge(&verifier),
-    );
+    let challenge = authconform_mocks::s256_challenge(&verifier);
+    // Shown by name so transcripts stay the same from run to run; `state` is alphanumeric, so it reads the
+    // same percent-encoded or not.
+    let state: String = random(64)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(22)
+        .collect();
+    redactor.add(challenge.clone(), "[PKCE:challenge]");
+    redactor.add(state.clone(), "[PKCE:state]");
+    vars.set("pkce.challenge", challenge);
     redactor.add(verifier.clone(), "[PKCE:verifier]");
     redactor.add(other.clone(), "[PKCE:other_verifier]");
     vars.set("pkce.verifier", verifier);
     vars.set("pkce.other_verifier", other);
-    vars.set("pkce.state", random(22));
+    vars.set("pkce.state", state);
 }
 
 #[cfg(test)]

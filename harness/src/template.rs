@@ -3,7 +3,8 @@
 //! Names are dotted (`mocks.issuer`, `token.valid`, `oauth.call_tool`). `{{` and `}}` stand for literal braces.
 //! Filters derive well-known URLs so scenarios never hard-code paths:
 //! `origin`, `prm_path` (RFC 9728 §3 path insertion), `prm_root`, `as_metadata` (RFC 8414 §3 path insertion);
-//! and `upper` (a value in upper case, e.g. a role name spelled differently).
+//! `upper` (a value in upper case, e.g. a role name spelled differently) and `enc` (a value form-encoded for a
+//! query string or form body).
 
 use std::collections::BTreeMap;
 
@@ -150,12 +151,21 @@ pub fn apply_filter(filter: &str, value: &str) -> Result<String, TemplateError> 
             })
         }
         "upper" => Ok(value.to_uppercase()),
+        // Form/query encoding of one value (`redirect_uri={oauth.as_redirect_uri|enc}`).
+        "enc" => Ok(url::form_urlencoded::byte_serialize(value.as_bytes()).collect()),
         other => Err(TemplateError::UnknownFilter(other.to_string())),
     }
 }
 
 /// The filters [`apply_filter`] knows.
-pub const FILTERS: &[&str] = &["origin", "prm_path", "prm_root", "as_metadata", "upper"];
+pub const FILTERS: &[&str] = &[
+    "origin",
+    "prm_path",
+    "prm_root",
+    "as_metadata",
+    "upper",
+    "enc",
+];
 
 #[cfg(test)]
 mod tests {

@@ -28,13 +28,21 @@ static TIMESTAMP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|
         .expect("valid pattern")
 });
 
+/// JSON members that hold a time in seconds by their specification (RFC 7591 §3.2.1), volatile everywhere.
+const TIMESTAMP_MEMBERS: &[&str] = &["client_id_issued_at", "client_secret_expires_at"];
+
 impl Normalizer {
-    /// Registers the port of `url` under `name`: `127.0.0.1:PORT` → `127.0.0.1:[PORT:name]`.
+    /// Registers the port of `url` under `name`: `127.0.0.1:PORT` → `127.0.0.1:[PORT:name]`, also
+    /// percent-encoded (`127.0.0.1%3APORT`, as in a redirect's `iss` or a `resource` parameter).
     pub fn port(&mut self, url: &str, name: &str) {
         if let Some(port) = url::Url::parse(url).ok().and_then(|u| u.port()) {
             for host in ["127.0.0.1", "localhost", "[::1]"] {
                 self.pairs
                     .push((format!("{host}:{port}"), format!("{host}:[PORT:{name}]")));
+                self.pairs.push((
+                    format!("{host}%3A{port}"),
+                    format!("{host}%3A[PORT:{name}]"),
+                ));
             }
         }
     }
@@ -53,10 +61,11 @@ impl Normalizer {
                 out = out.replace(from.as_str(), to);
             }
         }
-        for m in &self.volatile {
+        let timestamps = TIMESTAMP_MEMBERS.iter().map(|m| m.to_string());
+        for m in self.volatile.iter().cloned().chain(timestamps) {
             let re = regex::Regex::new(&format!(
                 r#""{}":("(\\.|[^"\\])*"|[^,}}\]]*)"#,
-                regex::escape(m)
+                regex::escape(&m)
             ));
             if let Ok(re) = re {
                 out = re

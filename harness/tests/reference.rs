@@ -658,6 +658,37 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "DEV-S-009",
         Outcome::Fail,
     ),
+    // The co-hosted authorization server.
+    (
+        "pkce-optional",
+        "oauth-resource/cohosted-pkce",
+        "OAUTH-AS-002",
+        Outcome::Fail,
+    ),
+    (
+        "loose-redirect-match",
+        "oauth-resource/cohosted-redirect",
+        "OAUTH-AS-003",
+        Outcome::Fail,
+    ),
+    (
+        "ignore-resource",
+        "oauth-resource/cohosted-resource",
+        "OAUTH-AS-004",
+        Outcome::Fail,
+    ),
+    (
+        "no-refresh-rotation",
+        "oauth-resource/cohosted-refresh",
+        "OAUTH-AS-005",
+        Outcome::Fail,
+    ),
+    (
+        "register-any-redirect",
+        "oauth-resource/cohosted-registration",
+        "OAUTH-AS-006",
+        Outcome::Fail,
+    ),
     // The reference CLI (device-flow client side, cli-auth).
     (
         "poll-too-fast",

@@ -28,6 +28,9 @@ pub struct HeaderExpect {
     /// `Access-Control-Allow-Origin`.
     #[serde(default)]
     pub none_of: Vec<String>,
+    /// If present, the value does not contain this (template; alone), e.g. `code=` in the `Location` of a
+    /// refused authorization request.
+    pub lacks: Option<String>,
 }
 
 /// `header = [...]`: every listed header expectation holds.
@@ -40,6 +43,12 @@ impl Expectation for HeaderExpects {
         for (i, h) in self.0.iter().enumerate() {
             let at = |k: &str| format!("[{i}].{k}");
             let given = h.starts_with.is_some() || h.equals.is_some() || h.contains.is_some();
+            if let Some(l) = &h.lacks {
+                if given || h.absent || h.contains_token.is_some() || !h.none_of.is_empty() {
+                    return Err(Invalid::new(at("lacks"), "`lacks` stands alone"));
+                }
+                cx.template(&at("lacks"), l)?;
+            }
             if h.absent && given {
                 return Err(Invalid::new(
                     at("absent"),
@@ -77,6 +86,13 @@ fn one(h: &HeaderExpect, r: &crate::exchange::Response, vars: &Vars) -> Result<(
         return match got {
             Some(_) => Err((format!("no `{}` header", h.name), shown)),
             None => Ok(()),
+        };
+    }
+    if let Some(text) = &h.lacks {
+        let text = expand(vars, text)?;
+        return match got {
+            Some(g) if g.contains(&text) => Err((format!("`{}` without `{text}`", h.name), shown)),
+            _ => Ok(()),
         };
     }
     if !h.none_of.is_empty() {
@@ -189,10 +205,28 @@ mod tests {
             absent: true,
             none_of: vec![],
             contains_token: None,
+            lacks: None,
         }]);
         assert_eq!(
             e.validate(&ValidateCx::default()).unwrap_err().field,
             "[0].absent"
         );
+    }
+
+    #[test]
+    fn lacks_fails_only_on_a_header_with_the_text() {
+        let e: HeaderExpect = toml::from_str("name = \"location\"\nlacks = \"code=\"\n").unwrap();
+        let vars = Vars::default();
+        let response = |location: Option<&str>| crate::exchange::Response {
+            status: 302,
+            headers: location
+                .map(|l| vec![("location".to_string(), l.to_string())])
+                .unwrap_or_default(),
+            body: String::new(),
+            body_cut: None,
+        };
+        assert!(one(&e, &response(None), &vars).is_ok());
+        assert!(one(&e, &response(Some("/cb?error=invalid_request")), &vars).is_ok());
+        assert!(one(&e, &response(Some("/cb?code=abc")), &vars).is_err());
     }
 }

@@ -298,6 +298,19 @@ fn set_mcp_url(
         env.norm.port(&u, "target");
         env.vars.set("rest.base_url", u);
     }
+    let o = &target.oauth;
+    for (name, t) in [
+        ("oauth.as_issuer", &o.as_issuer),
+        ("oauth.as_client_id", &o.as_client_id),
+        ("oauth.as_redirect_uri", &o.as_redirect_uri),
+    ] {
+        if let Some(v) = t.as_ref().and_then(|t| env.vars.expand(t).ok()) {
+            if name == "oauth.as_issuer" {
+                env.norm.port(&v, "as");
+            }
+            env.vars.set(name, v);
+        }
+    }
     let Some(http) = &target.surfaces.mcp_http else {
         return Ok(());
     };

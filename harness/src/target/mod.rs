@@ -156,6 +156,14 @@ pub struct OAuth {
     /// How a call without the needed scope is refused (OAUTH-SCOPE-002, catalog AMB-09).
     #[serde(default)]
     pub scope_errors: ScopeErrors,
+    /// The issuer of an authorization server the target serves itself (a template such as `{ready.as}`,
+    /// expanded once the target is up): enables the co-hosted AS checks (OAUTH-AS-002..006) as
+    /// `{oauth.as_issuer}`.
+    pub as_issuer: Option<String>,
+    /// A public client registered at that AS (`{oauth.as_client_id}`).
+    pub as_client_id: Option<String>,
+    /// Its registered redirect URI (`{oauth.as_redirect_uri}`).
+    pub as_redirect_uri: Option<String>,
 }
 
 /// How an implementation refuses a call whose token lacks the tool's scope.
@@ -399,6 +407,10 @@ impl OAuth {
             ("oauth.low_scope", &self.low_scope),
             ("oauth.call_tool", &self.call_tool),
             ("oauth.upstream_tool", &self.upstream_tool),
+            // Templates until the target is up (then expanded by the runner), so `needs` sees them.
+            ("oauth.as_issuer", &self.as_issuer),
+            ("oauth.as_client_id", &self.as_client_id),
+            ("oauth.as_redirect_uri", &self.as_redirect_uri),
         ];
         for (k, val) in optional {
             if let Some(val) = val {
