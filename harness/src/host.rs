@@ -86,12 +86,6 @@ pub struct HostDef {
     pub routes: Vec<RouteDef>,
 }
 
-/// The host a CLI scenario runs against, and what the harness must know of it.
-pub struct Host {
-    /// The running mock.
-    pub mock: MockCliHost,
-}
-
 /// The header a CLI sends its key in, and the key prefixes, from the target's `cli` surface.
 pub struct KeyShape<'a> {
     /// Header name.
@@ -103,12 +97,7 @@ pub struct KeyShape<'a> {
 }
 
 fn random(n: usize) -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
+    crate::random::string(b"abcdefghijklmnopqrstuvwxyz0123456789", n)
 }
 
 impl HostDef {
@@ -140,7 +129,7 @@ impl HostDef {
         dir: &Path,
         vars: &mut Vars,
         redactor: &mut Redactor,
-    ) -> anyhow::Result<Host> {
+    ) -> anyhow::Result<MockCliHost> {
         let keys = self.keys(shape, vars, redactor);
         let routes = self
             .routes
@@ -172,7 +161,7 @@ impl HostDef {
         vars.set("host.proxy", mock.base_url());
         vars.set("host.ca_pem", ca_path.display().to_string());
         vars.set("host.foreign_url", "http://device-host.authconform.test");
-        Ok(Host { mock })
+        Ok(mock)
     }
 
     fn device_config(
@@ -274,7 +263,8 @@ pub struct HostSeen {
     pub written: Vec<String>,
 }
 
-fn ms(d: Duration) -> u64 {
+/// Whole milliseconds of `d`.
+pub(crate) fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 

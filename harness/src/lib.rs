@@ -22,6 +22,7 @@ pub mod mutation;
 pub mod origin;
 pub mod pkce;
 pub mod progress;
+pub mod random;
 pub mod redact;
 pub mod report;
 pub mod reports;

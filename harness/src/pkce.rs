@@ -10,11 +10,7 @@ const UNRESERVED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 /// `n` random characters from [`UNRESERVED`].
 fn random(n: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| char::from(UNRESERVED[rng.random_range(0..UNRESERVED.len())]))
-        .collect()
+    crate::random::string(UNRESERVED, n)
 }
 
 /// Sets the `pkce.*` variables, fresh for this scenario.
@@ -24,11 +20,7 @@ pub fn set_vars(vars: &mut Vars, redactor: &mut Redactor) {
     let challenge = authconform_mocks::s256_challenge(&verifier);
     // Shown by name so transcripts stay the same from run to run; `state` is alphanumeric, so it reads the
     // same percent-encoded or not.
-    let state: String = random(64)
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(22)
-        .collect();
+    let state = crate::random::string(crate::random::ALPHANUMERIC, 22);
     redactor.add(challenge.clone(), "[PKCE:challenge]");
     redactor.add(state.clone(), "[PKCE:state]");
     vars.set("pkce.challenge", challenge);

@@ -4,7 +4,7 @@
 
 use super::{Expectation, Fail};
 use crate::error::Invalid;
-use crate::host::{HostSeen, PollSeen};
+use crate::host::{HostSeen, PollSeen, ms};
 use crate::step::{ValidateCx, View};
 use crate::template::Vars;
 use serde::Deserialize;
@@ -45,10 +45,6 @@ pub struct PollsExpect {
     pub min: Option<usize>,
     /// At most this many polls.
     pub max: Option<usize>,
-}
-
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn paced(polls: &[PollSeen]) -> Result<(), Fail> {

@@ -295,7 +295,7 @@ async fn run_step(shared: &Shared, env: &mut Env, step: &crate::step::Step) -> R
         timeout: shared.cfg.step_timeout,
         target: &shared.cfg.target,
         workdir: env.workdir.path(),
-        host: env.host.as_ref().map(|h| &h.mock),
+        host: env.host.as_ref(),
     };
     let record = step.run(&cx).await;
     for tpl in &step.may_show {

@@ -56,7 +56,7 @@ pub struct Env {
     /// step's `may_show` names.
     pub revealed: Vec<(String, String)>,
     /// The mock vendor host of a CLI scenario (`[host]`).
-    pub host: Option<crate::host::Host>,
+    pub host: Option<authconform_mocks::MockCliHost>,
 }
 
 /// Why `s` does not apply to `target`, if it does not.
@@ -145,7 +145,7 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
     if launch {
         start_target(shared, &mut env).await?;
     }
-    set_mcp_url(target, &surfaces, &mut env)?;
+    set_target_urls(target, &surfaces, &mut env)?;
     if let Err(e) = super::tokens::mint_tokens(s, &env.mocks, &mut env.vars, &mut env.redactor) {
         return Err(SetupError::Failed(format!("minting tokens: {e:#}")));
     }
@@ -261,7 +261,7 @@ async fn start_host(
         )
         .await
         .map_err(|e| SetupError::Failed(format!("the mock host did not start: {e:#}")))?;
-    env.norm.port(host.mock.base_url(), "host");
+    env.norm.port(host.base_url(), "host");
     env.host = Some(host);
     Ok(())
 }
@@ -287,7 +287,9 @@ async fn start_target(shared: &Shared, env: &mut Env) -> Result<(), SetupError> 
     }
 }
 
-fn set_mcp_url(
+/// The target's URLs once it is up: `rest.base_url`, `mcp_url` and its co-hosted authorization server's
+/// `oauth.as_*`, with their ports registered for normalisation.
+fn set_target_urls(
     target: &Target,
     surfaces: &BTreeSet<&str>,
     env: &mut Env,

@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{Code, Consent, Shared};
+use super::{Client, Code, Consent, Shared};
 use crate::journal::Outcome;
 use crate::oauth::{Form, OAuthError, html_page, random_token};
 
@@ -99,129 +99,138 @@ fn strict_challenge(form: &Form) -> Result<&str, OAuthError> {
     Ok(challenge)
 }
 
-pub(super) async fn authorize(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let form = Form::parse(query.unwrap_or_default().as_bytes());
-    let page = |error: OAuthError| {
-        html_page(
-            StatusCode::BAD_REQUEST,
-            &format!("authorization error: {}", error.error),
-            &error.description,
-            error.error,
-        )
+/// The client and the redirect URI of an authorization request, checked: failures here are never
+/// redirected (RFC 6749 §4.1.2.1), so they come back as the error page. The flag says whether the request
+/// named the redirect URI.
+fn client_and_redirect(
+    shared: &Shared,
+    form: &Form,
+) -> Result<(String, Client, String, bool), OAuthError> {
+    let Some(client_id) = form.one("client_id")? else {
+        return Err(OAuthError::invalid_request("missing client_id"));
     };
-
-    // 1. Client and redirect URI: failures here are never redirected
-    //    (RFC 6749 §4.1.2.1).
-    let client_id = match form.one("client_id") {
-        Ok(Some(id)) => id.to_owned(),
-        Ok(None) => return page(OAuthError::invalid_request("missing client_id")),
-        Err(e) => return page(e),
+    let Some(client) = shared.grants().clients.get(client_id).cloned() else {
+        return Err(OAuthError::bad(
+            "invalid_client",
+            format!("unknown client_id `{client_id}`"),
+        ));
     };
-    let client = match shared.grants().clients.get(&client_id) {
-        Some(client) => client.clone(),
-        None => {
-            return page(OAuthError::bad(
-                "invalid_client",
-                format!("unknown client_id `{client_id}`"),
-            ));
-        }
-    };
-    let (redirect_uri, redirect_explicit) = match form.one("redirect_uri") {
-        Err(e) => return page(e),
-        Ok(Some(uri)) => {
+    let (redirect_uri, explicit) = match form.one("redirect_uri")? {
+        Some(uri) => {
             let loose = shared.lenience.loose_redirect_match;
             if !client
                 .redirect_uris
                 .iter()
                 .any(|r| r == uri || (loose && uri.starts_with(r.as_str())))
             {
-                return page(OAuthError::invalid_request(format!(
+                return Err(OAuthError::invalid_request(format!(
                     "redirect_uri `{uri}` is not registered for client `{client_id}` (exact match required)"
                 )));
             }
             (uri.to_owned(), true)
         }
-        Ok(None) => match client.redirect_uris.as_slice() {
+        None => match client.redirect_uris.as_slice() {
             [only] => (only.clone(), false),
             [] => {
-                return page(OAuthError::invalid_request(
+                return Err(OAuthError::invalid_request(
                     "the client has no registered redirect_uri",
                 ));
             }
             _ => {
-                return page(OAuthError::invalid_request(
+                return Err(OAuthError::invalid_request(
                     "redirect_uri is required: the client registered several",
                 ));
             }
         },
     };
+    Ok((client_id.to_owned(), client, redirect_uri, explicit))
+}
 
-    // 2. Everything else is reported to the client by redirect.
+/// The rest of an authorization request, checked (errors are redirected to the client): the PKCE
+/// challenge, the scope and the resources.
+fn checked_request(
+    shared: &Shared,
+    form: &Form,
+    client: &Client,
+) -> Result<(String, String, Vec<String>), OAuthError> {
+    for name in [
+        "response_type",
+        "code_challenge",
+        "code_challenge_method",
+        "scope",
+        "response_mode",
+        "nonce",
+    ] {
+        form.one(name)?;
+    }
+    match form.required("response_type")? {
+        "code" => {}
+        other => {
+            return Err(OAuthError::bad(
+                "unsupported_response_type",
+                format!("response_type `{other}` is not supported (only `code`)"),
+            ));
+        }
+    }
+    if let Some(mode) = form.one("response_mode")?
+        && mode != "query"
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "response_mode `{mode}` is not supported (only `query`)"
+        )));
+    }
+    client.require_grant("authorization_code")?;
+    let challenge = if shared.lenience.pkce_optional {
+        // Careless AS: whatever PKCE the client sent (or none) is taken
+        // as is, and the token endpoint does not check the verifier.
+        form.one("code_challenge")?.unwrap_or_default()
+    } else {
+        strict_challenge(form)?
+    };
+    let scope = match form.one("scope")? {
+        Some(scope) if !shared.scope_allowed(scope) => {
+            return Err(OAuthError::bad(
+                "invalid_scope",
+                format!("scope `{scope}` is not within scopes_supported"),
+            ));
+        }
+        Some(scope) => scope.to_owned(),
+        None => shared.scopes_supported.join(" "),
+    };
+    let resources = shared.requested_resources(form, &[])?;
+    Ok((challenge.to_owned(), scope, resources))
+}
+
+pub(super) async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let form = Form::parse(query.unwrap_or_default().as_bytes());
+    let (client_id, client, redirect_uri, redirect_explicit) =
+        match client_and_redirect(&shared, &form) {
+            Ok(checked) => checked,
+            Err(error) => {
+                return html_page(
+                    StatusCode::BAD_REQUEST,
+                    &format!("authorization error: {}", error.error),
+                    &error.description,
+                    error.error,
+                );
+            }
+        };
+
+    // Everything else is reported to the client by redirect.
     let state = match form.one("state") {
         Ok(state) => state.map(str::to_owned),
         Err(e) => return redirect_error(&redirect_uri, &e, None, &shared.issuer),
     };
     let fail = |e: OAuthError| redirect_error(&redirect_uri, &e, state.as_deref(), &shared.issuer);
-
-    let checked = (|| -> Result<(String, String, Vec<String>), OAuthError> {
-        for name in [
-            "response_type",
-            "code_challenge",
-            "code_challenge_method",
-            "scope",
-            "response_mode",
-            "nonce",
-        ] {
-            form.one(name)?;
-        }
-        match form.required("response_type")? {
-            "code" => {}
-            other => {
-                return Err(OAuthError::bad(
-                    "unsupported_response_type",
-                    format!("response_type `{other}` is not supported (only `code`)"),
-                ));
-            }
-        }
-        if let Some(mode) = form.one("response_mode")?
-            && mode != "query"
-        {
-            return Err(OAuthError::invalid_request(format!(
-                "response_mode `{mode}` is not supported (only `query`)"
-            )));
-        }
-        client.require_grant("authorization_code")?;
-        let challenge = if shared.lenience.pkce_optional {
-            // Careless AS: whatever PKCE the client sent (or none) is taken
-            // as is, and the token endpoint does not check the verifier.
-            form.one("code_challenge")?.unwrap_or_default()
-        } else {
-            strict_challenge(&form)?
-        };
-        let scope = match form.one("scope")? {
-            Some(scope) => {
-                if !shared.scope_allowed(scope) {
-                    return Err(OAuthError::bad(
-                        "invalid_scope",
-                        format!("scope `{scope}` is not within scopes_supported"),
-                    ));
-                }
-                scope.to_owned()
-            }
-            None => shared.scopes_supported.join(" "),
-        };
-        let resources = shared.requested_resources(&form, &[])?;
-        Ok((challenge.to_owned(), scope, resources))
-    })();
-    let (challenge, scope, resources) = match checked {
+    let (challenge, scope, resources) = match checked_request(&shared, &form, &client) {
         Ok(values) => values,
         Err(e) => return fail(e),
     };
 
-    // 3. The scripted resource owner.
+    // The scripted resource owner.
     let consent = *shared.consent.lock().unwrap_or_else(|e| e.into_inner());
     match consent {
         Consent::Approve => {}
