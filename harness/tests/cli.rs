@@ -296,7 +296,7 @@ fn list_requirements_shows_coverage_and_uncovered_requirements() {
                     && l.contains("-0")
             )
             .count(),
-        136,
+        143,
         "{s}"
     );
 }
