@@ -35,8 +35,9 @@ import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 const CALLBACK_PATH = '/callback';
 // How long to wait for the user agent to come back to the loopback callback.
 const CALLBACK_TIMEOUT_MS = 120_000;
-// Authorization rounds in one run (first authorization plus re-authorizations, e.g. step-up), after which the
-// client gives up. The SDK's own guards apply within each round.
+// Authorization URLs handed out in one run (the first authorization plus re-authorizations, e.g. step-up); the
+// next one is not opened and the client gives up. The SDK's own guards come first: it re-authorizes once per
+// distinct 403 challenge, and a 401 right after a fresh authorization is an error.
 const MAX_AUTH_ROUNDS = 3;
 
 class Fatal extends Error {
@@ -263,6 +264,7 @@ class Provider {
     if (clientMetadataUrl) this.clientMetadataUrl = clientMetadataUrl;
     this._verifier = undefined;
     this._state = undefined;
+    this._rounds = 0;
   }
   get redirectUrl() {
     return this._redirectUrl;
@@ -314,6 +316,9 @@ class Provider {
     }
   }
   redirectToAuthorization(authorizationUrl) {
+    if (++this._rounds > MAX_AUTH_ROUNDS) {
+      throw new Fatal(`giving up: the server still asks for authorization after ${MAX_AUTH_ROUNDS} authorizations`);
+    }
     const url = authorizationUrl.toString();
     this.callback.expect(this._state);
     const browser = process.env.BROWSER;
@@ -405,6 +410,7 @@ async function main() {
     } catch (e) {
       if (!(e instanceof UnauthorizedError) || !callback) throw e;
       if (round >= MAX_AUTH_ROUNDS) throw new Fatal(`still unauthorized after ${MAX_AUTH_ROUNDS} authorizations`);
+      // The SDK has handed the authorization URL to redirectToAuthorization and thrown: wait for the user agent.
       const code = await callback.wait();
       await transport.finishAuth(code);
       if (!connected) {

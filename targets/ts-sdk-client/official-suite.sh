@@ -2,7 +2,8 @@
 # Runs the official MCP conformance suite (npm @modelcontextprotocol/conformance, pinned below) against
 # targets/ts-sdk-client/client.mjs: every client scenario named auth/* that `conformance list --client` shows, one
 # after the other, each with a fresh HOME. Prints a table (pass/fail, checks, seconds per scenario) and the total wall
-# time and time per check. Results of a run are in docs/ts-sdk-client-official-suite.md.
+# time and time per check; then times the runner's parallel `--suite auth` once for comparison. Results of a run
+# are in docs/ts-sdk-client-official-suite.md. Exits 0 whatever the verdicts (it measures; it gates nothing).
 #
 #   targets/ts-sdk-client/official-suite.sh [OUT_DIR]
 #
@@ -59,6 +60,8 @@ strip() { sed 's/\x1b\[[0-9;]*m//g'; }
 rows=()
 passed=0
 checks_total=0
+distinct_total=0
+runner_total=0
 start=$(date +%s.%N)
 for s in "${scenarios[@]}"; do
   home="$(mktemp -d)"
@@ -76,22 +79,46 @@ for s in "${scenarios[@]}"; do
   t=$(echo "$line" | sed -n 's/^Passed: [0-9]*\/\([0-9]*\),.*/\1/p')
   f=$(echo "$line" | sed -n 's/.*, \([0-9]*\) failed.*/\1/p')
   w=$(echo "$line" | sed -n 's/.*failed, \([0-9]*\) warning.*/\1/p')
+  # The same check ID can be counted more than once (valid-bearer-token on every request): also count distinct IDs.
+  dir="$(strip <"$log" | sed -n 's/^Results saved to //p' | tail -1)"
+  d=$("$client_node" -e '
+    const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(new Set(c.filter(x => x.status !== "INFO").map(x => x.id)).size)' "$dir/checks.json" 2>/dev/null || echo 0)
+  distinct_total=$((distinct_total + d))
   if [ "$rc" -eq 0 ]; then verdict=PASS; passed=$((passed + 1)); else verdict=FAIL; fi
   checks_total=$((checks_total + ${t:-0}))
   secs=$(awk "BEGIN{printf \"%.2f\", $b-$a}")
-  rows+=("$(printf '%-44s %-5s %7s %7s %6s %8s' "$s" "$verdict" "${p:-?}/${t:-?}" "${f:-?}" "${w:-?}" "$secs")")
-  echo "   $s: $verdict (${p:-?}/${t:-?} checks, ${f:-?} failed, ${w:-?} warnings) ${secs} s"
+  runner_total=$(awk "BEGIN{printf \"%.3f\", $runner_total+$b-$a}")
+  rows+=("$(printf '%-44s %-5s %7s %8s %7s %6s %8s' "$s" "$verdict" "${p:-?}/${t:-?}" "$d" "${f:-?}" "${w:-?}" "$secs")")
+  echo "   $s: $verdict (${p:-?}/${t:-?} checks, $d distinct, ${f:-?} failed, ${w:-?} warnings) ${secs} s"
 done
 end=$(date +%s.%N)
 
 echo
 echo "== summary: @modelcontextprotocol/conformance@$CONFORMANCE_VERSION, client ts-sdk-client" \
   "(@modelcontextprotocol/sdk $("$client_node" -p "require('$here/node_modules/@modelcontextprotocol/sdk/package.json').version"))"
-printf '%-44s %-5s %7s %7s %6s %8s\n' scenario result checks failed warn seconds
+printf '%-44s %-5s %7s %8s %7s %6s %8s\n' scenario result checks distinct failed warn seconds
 printf '%s\n' "${rows[@]}"
-wall=$(awk "BEGIN{printf \"%.2f\", $end-$start}")
+loop=$(awk "BEGIN{printf \"%.2f\", $end-$start}")
+wall=$(awk "BEGIN{printf \"%.2f\", $runner_total}")
 echo "scenarios: ${#scenarios[@]}, passed: $passed, failed: $((${#scenarios[@]} - passed))"
-echo "checks (SUCCESS+FAILURE+WARNING, as the runner counts them): $checks_total"
-echo "wall time (the loop, install excluded): $wall s; per scenario: $(awk "BEGIN{printf \"%.3f\", $wall/${#scenarios[@]}}") s;" \
-  "per check: $(awk "BEGIN{printf \"%.3f\", $checks_total ? $wall/$checks_total : 0}") s"
+echo "checks (SUCCESS+FAILURE+WARNING, as the runner counts them): $checks_total; distinct check IDs: $distinct_total"
+echo "wall time of the runs (sum of the per-scenario runner times; the whole loop: $loop s; install excluded): $wall s"
+echo "per scenario: $(awk "BEGIN{printf \"%.3f\", $wall/${#scenarios[@]}}") s;" \
+  "per check: $(awk "BEGIN{printf \"%.3f\", $checks_total ? $wall/$checks_total : 0}") s" \
+  "(per distinct check ID: $(awk "BEGIN{printf \"%.3f\", $distinct_total ? $wall/$distinct_total : 0}") s)"
+
+# For comparison: the runner's own parallel mode (`--suite auth`, its 14 non-draft, non-extension auth scenarios, all
+# at once in one process, with one HOME).
+home="$(mktemp -d)"
+a=$(date +%s.%N)
+set +e
+HOME="$home" "$runner_node" "$conformance" client --command "$command" --suite auth -o "$out/suite-auth" \
+  >"$out/suite-auth.log" 2>&1
+rc=$?
+set -e
+b=$(date +%s.%N)
+rm -rf "$home"
+total="$(strip <"$out/suite-auth.log" | grep -E '^Total: ' | tail -1 || true)"
+echo "--suite auth (parallel): exit $rc, ${total:-no total line}, $(awk "BEGIN{printf \"%.2f\", $b-$a}") s"
 echo "results: $out"
