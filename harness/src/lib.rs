@@ -36,3 +36,4 @@ pub mod target;
 pub mod template;
 pub mod transcript;
 pub mod verdict;
+pub mod world;

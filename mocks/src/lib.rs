@@ -214,6 +214,7 @@ pub mod standalone;
 pub mod tls;
 pub mod token;
 pub mod upstream;
+pub mod world;
 
 pub use auth_server::{
     AuthServerConfig, ClientConfig, Consent, DeviceFlowConfig, Lenience, MockAuthServer,
@@ -231,4 +232,8 @@ pub use tls::TestCa;
 pub use token::{Signer, Tamper, TokenSpec, tamper};
 pub use upstream::{
     JournalEntry, MockUpstream, Respond, UpstreamConfig, UpstreamRule, UpstreamRules, When,
+};
+pub use world::{
+    AsPlace, AsScript, CallbackState, ClientAuth, ClientKey, KnownClient, MockWorld, Origins, Pkce,
+    PrmPlace, RsScript, WorldConfig, WorldMark, WorldRequest,
 };

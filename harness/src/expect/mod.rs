@@ -4,6 +4,7 @@
 //! itself and judges either each named step's [`View`] or the run as a whole (the mocks' journals).
 
 pub mod challenge;
+pub mod client_sent;
 pub mod cors;
 pub mod exit;
 pub mod header;
@@ -16,6 +17,7 @@ pub mod property;
 pub mod samples;
 pub mod status;
 pub mod upstream;
+pub mod world;
 
 use crate::error::Invalid;
 use crate::step::{ValidateCx, View};
@@ -166,4 +168,6 @@ expectations! {
     cors: cors::CorsExpect,
     polls: host::PollsExpect,
     host: host::HostExpect,
+    world: world::WorldExpect,
+    client_sent: client_sent::ClientSent,
 }

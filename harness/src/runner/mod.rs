@@ -228,6 +228,9 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     };
     let (records, groups) = exec(&shared, s, &mut env).await;
     redact_sessions(s, &records, &mut env);
+    if let Some(w) = &env.world {
+        w.secrets(&mut env.redactor);
+    }
     let journal = env.mocks.upstream.journal().await;
     let exited = process_exit(&mut env, &records).await;
     let evidence = judge::Evidence {
@@ -296,6 +299,7 @@ async fn run_step(shared: &Shared, env: &mut Env, step: &crate::step::Step) -> R
         target: &shared.cfg.target,
         workdir: env.workdir.path(),
         host: env.host.as_ref(),
+        world: env.world.as_ref(),
     };
     let record = step.run(&cx).await;
     for tpl in &step.may_show {

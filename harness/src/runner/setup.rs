@@ -57,6 +57,8 @@ pub struct Env {
     pub revealed: Vec<(String, String)>,
     /// The mock vendor host of a CLI scenario (`[host]`).
     pub host: Option<authconform_mocks::MockCliHost>,
+    /// The world of an MCP-client scenario (`[world]`).
+    pub world: Option<crate::world::World>,
 }
 
 /// Why `s` does not apply to `target`, if it does not.
@@ -138,9 +140,26 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
         workdir,
         revealed: Vec::new(),
         host: None,
+        world: None,
     };
     if let Some(def) = &s.host {
         start_host(shared, def, &mut env).await?;
+    }
+    if let Some(def) = &s.world {
+        let world = def
+            .start(
+                &s.id,
+                &shared.ca,
+                env.workdir.path(),
+                &mut env.vars,
+                &mut env.redactor,
+            )
+            .await
+            .map_err(|e| SetupError::Failed(format!("the mock world did not start: {e:#}")))?;
+        for (url, name) in world.origins() {
+            env.norm.port(&url, name);
+        }
+        env.world = Some(world);
     }
     if launch {
         start_target(shared, &mut env).await?;

@@ -51,6 +51,9 @@ pub struct Scenario {
     pub upstream: Vec<authconform_mocks::UpstreamRule>,
     /// The mock vendor host a CLI scenario runs against (`[host]`): device endpoints, host API, script.
     pub host: Option<crate::host::HostDef>,
+    /// The world an MCP client under test meets (`[world]`): protected MCP server, authorization servers,
+    /// user agent.
+    pub world: Option<crate::world::WorldDef>,
     /// Steps, run in order.
     #[serde(rename = "step", default)]
     pub steps: Vec<Step>,

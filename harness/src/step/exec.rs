@@ -12,6 +12,9 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+/// The default deadline of an exec step in a scenario with a `[world]`.
+pub const WORLD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// A child process to run.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +66,8 @@ pub struct ExecRecord {
     pub files: Vec<WrittenFile>,
     /// What the scenario's mock host saw meanwhile (when the scenario has one).
     pub host: Option<crate::host::HostSeen>,
+    /// What the scenario's world saw meanwhile (when the scenario has one).
+    pub world: Option<crate::world::WorldSeen>,
 }
 
 impl Kind for ExecStep {
@@ -117,14 +122,25 @@ impl Kind for ExecStep {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+        let agent = cx.world.map(|w| w.user_agent());
         let input = match &self.stdin {
             Some(s) => expand(cx.vars, s)?,
             None => String::new(),
         };
+        // A client in a world signs in through a browser and a callback: more round trips than a step.
+        let default = if cx.world.is_some() {
+            cx.timeout.max(WORLD_DEADLINE)
+        } else {
+            cx.timeout
+        };
         let deadline = self
             .deadline_s
-            .map_or(cx.timeout, std::time::Duration::from_secs);
+            .map_or(default, std::time::Duration::from_secs);
         let ran = run_child(child, input, deadline).await;
+        let world = match (agent, cx.world) {
+            (Some(a), Some(w)) => Some(a.finish(w).await),
+            _ => None,
+        };
         let after = list_files(&home);
         let files = written(&before, &after);
         let host = cx.host.zip(mark).map(|(h, m)| {
@@ -145,6 +161,7 @@ impl Kind for ExecStep {
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             files,
             host,
+            world,
         })
     }
 }
@@ -232,6 +249,15 @@ impl ExecStep {
                 }
             }
         }
+        if let Some(w) = cx.world {
+            let ca = cx
+                .target
+                .surfaces
+                .cli
+                .as_ref()
+                .and_then(|c| c.ca_bundle_env.as_deref());
+            env.extend(w.env(ca));
+        }
         for (k, v) in &self.env {
             env.push((t(k)?, t(v)?));
         }
@@ -293,6 +319,7 @@ impl Recorded for ExecRecord {
         View {
             exit: Some(self.exit),
             host: self.host.as_ref(),
+            world: self.world.as_ref(),
             json: super::JsonSource::Text(&self.stdout),
             outputs: vec![("stdout", &self.stdout), ("stderr", &self.stderr)],
             ..View::default()
@@ -319,6 +346,9 @@ impl Recorded for ExecRecord {
         }
         if let Some(h) = &self.host {
             h.render(out);
+        }
+        if let Some(w) = &self.world {
+            w.render(out);
         }
         let exit = match (self.exit, self.timed_out) {
             (_, true) => "killed at the deadline".to_string(),
@@ -379,6 +409,7 @@ mod tests {
             target: &target,
             workdir: work.path(),
             host: None,
+            world: None,
         };
         let step: ExecStep = toml::from_str("command = \"login\"\nstdin = \"hello\\n\"\n").unwrap();
         let r = step.run(&cx).await.unwrap();
@@ -414,6 +445,7 @@ mod tests {
             target: &target,
             workdir: dir.path(),
             host: None,
+            world: None,
         };
         let step: ExecStep = toml::from_str("program = \"sleep\"\nargs = [\"30\"]\n").unwrap();
         let r = step.run(&cx).await.unwrap();

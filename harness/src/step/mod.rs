@@ -46,6 +46,8 @@ pub struct StepCx<'a> {
     pub workdir: &'a Path,
     /// The scenario's mock vendor host, when it has one (`[host]`).
     pub host: Option<&'a authconform_mocks::MockCliHost>,
+    /// The scenario's world, when it has one (`[world]`).
+    pub world: Option<&'a crate::world::World>,
 }
 
 /// A kind of step.
@@ -96,6 +98,8 @@ pub struct View<'a> {
     pub samples: Option<&'a [String]>,
     /// What the scenario's mock host saw during the step.
     pub host: Option<&'a crate::host::HostSeen>,
+    /// What the scenario's world saw during the step.
+    pub world: Option<&'a crate::world::WorldSeen>,
 }
 
 /// The text a step's JSON document is parsed from.

@@ -30,6 +30,16 @@ pub const RUN_VARS: &[&str] = &[
     "host.service_key",
     "host.invalid_key",
     "host.publishable_key",
+    // A scenario's world (`[world]`).
+    "world.url",
+    "world.url_b",
+    "world.url_localhost",
+    "world.url_upper_host",
+    "world.rs",
+    "world.as",
+    "world.evil",
+    "world.issuer",
+    "world.ca_pem",
 ];
 
 /// Target values a scenario may use (present or not: a missing one skips or fails at run time).
