@@ -248,6 +248,25 @@ faults! {
         "co-hosted AS: any resource is accepted at authorize and token (no invalid_target, no fragment check)",
     RegisterAnyRedirect => "register-any-redirect":
         "co-hosted AS: dynamic registration accepts any redirect URIs (javascript:, fragments, non-loopback http, an empty list)",
+    // Reference MCP client (`cli connect`)
+    NoPkce => "no-pkce":
+        "cli connect: the authorization request has no code_challenge (and the code exchange no code_verifier)",
+    PlainPkce => "plain-pkce":
+        "cli connect: PKCE uses code_challenge_method=plain (the challenge is the verifier itself)",
+    NoResourceParam => "no-resource-param":
+        "cli connect: no RFC 8707 resource parameter in the authorization, code-exchange, refresh or client-credentials requests",
+    NoStateCheck => "no-state-check":
+        "cli connect: a callback whose state is wrong or missing is accepted and its code exchanged",
+    TokenInQuery => "token-in-query":
+        "cli connect: the access token goes in the MCP URL's query (?access_token=) instead of Authorization: Bearer",
+    TokenToOtherHost => "token-to-other-host":
+        "cli connect: one token is stored for all servers, so a token obtained for server A is sent to server B",
+    AcceptIssuerMismatch => "accept-issuer-mismatch":
+        "cli connect: AS metadata whose issuer differs from the issuer its URL was derived from is used",
+    IgnoreResourceMetadata => "ignore-resource-metadata":
+        "cli connect: the resource_metadata parameter of WWW-Authenticate is ignored; only the well-known PRM URLs are probed",
+    EndlessStepUp => "endless-step-up":
+        "cli connect: every 403 insufficient_scope starts another authorization, up to 10 (instead of at most 2)",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

@@ -39,6 +39,16 @@ impl Context {
         self.faults.has(fault)
     }
 
+    /// The active faults.
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Whether `--verbose` was given.
+    pub(crate) fn verbose(&self) -> bool {
+        self.verbose
+    }
+
     fn store(&self) -> Result<Store, CliError> {
         Store::open(self.has(Fault::WorldReadableCredentials))
     }

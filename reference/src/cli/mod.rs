@@ -8,9 +8,13 @@
 //! exit status 0 is success, 1 a failure (refused, denied, expired, not signed
 //! in, network), 2 a usage error. Output never shows a full key (`…` and the
 //! last 4 characters) nor the device code, unless a seeded fault says so.
+//!
+//! `connect <server>` is a different client: an MCP client that authorizes
+//! with OAuth as the MCP authorization spec says (see [`connect`]).
 
 mod commands;
 mod config;
+mod connect;
 mod device;
 mod host;
 mod store;
@@ -48,6 +52,11 @@ pub enum CliCommand {
     /// The host's MCP endpoint
     #[command(subcommand)]
     Mcp(McpCommand),
+    /// Connect to an MCP server as an OAuth client (MCP authorization 2025-11-25) and call its `whoami` tool
+    Connect {
+        /// The MCP endpoint URL, e.g. https://127.0.0.1:40123/mcp
+        server: String,
+    },
 }
 
 /// `auth …` commands.
@@ -185,6 +194,7 @@ async fn dispatch(ctx: &commands::Context, command: CliCommand) -> CliResult {
             commands::api_keys_list(ctx, org.as_deref()).await
         }
         CliCommand::Mcp(McpCommand::Tools) => commands::mcp_tools(ctx).await,
+        CliCommand::Connect { server } => connect::run(ctx.faults(), ctx.verbose(), &server).await,
     }
 }
 

@@ -19,7 +19,16 @@ pub(crate) const FILE_NAME: &str = "credentials.json";
 
 /// The credential file for the given `XDG_CONFIG_HOME` and `HOME` (empty or
 /// relative `XDG_CONFIG_HOME` is ignored, as the XDG spec says).
+#[cfg(test)]
 pub(crate) fn credentials_path_from(
+    xdg_config_home: Option<OsString>,
+    home: Option<OsString>,
+) -> Option<PathBuf> {
+    Some(config_dir_from(xdg_config_home, home)?.join(FILE_NAME))
+}
+
+/// The CLI's private folder, [`DIR_NAME`] under the configuration home.
+pub(crate) fn config_dir_from(
     xdg_config_home: Option<OsString>,
     home: Option<OsString>,
 ) -> Option<PathBuf> {
@@ -30,7 +39,15 @@ pub(crate) fn credentials_path_from(
         home.filter(|h| !h.is_empty())
             .map(|h| PathBuf::from(h).join(".config"))
     })?;
-    Some(base.join(DIR_NAME).join(FILE_NAME))
+    Some(base.join(DIR_NAME))
+}
+
+/// [`config_dir_from`] the environment.
+pub(crate) fn config_dir() -> Option<PathBuf> {
+    config_dir_from(
+        std::env::var_os("XDG_CONFIG_HOME"),
+        std::env::var_os("HOME"),
+    )
 }
 
 /// The credential store.
@@ -43,11 +60,7 @@ pub(crate) struct Store {
 impl Store {
     /// The store at the standard path; `world_readable` writes the file 0644.
     pub(crate) fn open(world_readable: bool) -> Result<Self, CliError> {
-        let path = credentials_path_from(
-            std::env::var_os("XDG_CONFIG_HOME"),
-            std::env::var_os("HOME"),
-        )
-        .ok_or_else(|| {
+        let path = config_dir().map(|dir| dir.join(FILE_NAME)).ok_or_else(|| {
             CliError::failure("no place for the credential file: set HOME or XDG_CONFIG_HOME")
         })?;
         Ok(Self::at(path, world_readable))
@@ -123,7 +136,7 @@ impl Store {
 }
 
 /// Creates `dir` (and missing parents) with mode 0700 and makes sure `dir` itself is 0700.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
@@ -140,7 +153,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Writes `body` to a new file created with `mode` (exactly `mode`, whatever the umask).
-fn write_new(path: &Path, body: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_new(path: &Path, body: &[u8], mode: u32) -> std::io::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

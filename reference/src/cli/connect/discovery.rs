@@ -1,0 +1,232 @@
+//! Protected-resource metadata (RFC 9728) and authorization-server metadata
+//! (RFC 8414, OIDC Discovery): fetched in the MCP order, checked before use.
+
+use serde_json::Value;
+use url::Url;
+
+use super::http::{Http, Reply};
+use super::urls::{self, shown};
+use crate::cli::CliError;
+
+/// The protected resource's metadata, checked against the server URL.
+#[derive(Debug, Clone)]
+pub(crate) struct ResourceMetadata {
+    /// Its `authorization_servers`.
+    pub(crate) authorization_servers: Vec<String>,
+    /// Its `scopes_supported`, if any.
+    pub(crate) scopes_supported: Option<Vec<String>>,
+}
+
+/// An authorization server's metadata, its `issuer` checked.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AsMetadata {
+    /// `issuer`.
+    pub(crate) issuer: String,
+    /// `authorization_endpoint`, as given (checked before use).
+    pub(crate) authorization_endpoint: Option<String>,
+    /// `token_endpoint`, as given (checked before use).
+    pub(crate) token_endpoint: Option<String>,
+    /// `registration_endpoint`, as given (checked before use).
+    pub(crate) registration_endpoint: Option<String>,
+    /// `code_challenge_methods_supported` (absent: `None`).
+    pub(crate) code_challenge_methods: Option<Vec<String>>,
+    /// `token_endpoint_auth_methods_supported` (absent: `None`).
+    pub(crate) token_auth_methods: Option<Vec<String>>,
+    /// `scopes_supported` (absent: `None`).
+    pub(crate) scopes_supported: Option<Vec<String>>,
+    /// `grant_types_supported` (absent: `None`).
+    pub(crate) grant_types: Option<Vec<String>>,
+    /// `client_id_metadata_document_supported`.
+    pub(crate) cimd_supported: bool,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207).
+    pub(crate) iss_parameter_supported: bool,
+}
+
+/// The protected-resource metadata of `server`: at `header_url` (the
+/// challenge's `resource_metadata`) when given, else (or when that fails) at
+/// the path-inserted then the root well-known URI. Its `resource` must name
+/// the server, else nothing of it is used.
+pub(crate) async fn resource_metadata(
+    http: &Http,
+    server: &Url,
+    header_url: Option<&str>,
+) -> Result<ResourceMetadata, CliError> {
+    let mut candidates: Vec<(Url, bool)> = Vec::new();
+    if let Some(raw) = header_url {
+        let url = urls::endpoint(raw, "resource_metadata URL").map_err(CliError::failure)?;
+        refuse_ssrf(&url, "protected resource metadata")?;
+        candidates.push((url, false));
+    }
+    let well_known = urls::prm_urls(server);
+    let root = well_known.last().cloned();
+    candidates.extend(well_known.into_iter().map(|u| {
+        let is_root = Some(&u) == root.as_ref();
+        (u, is_root)
+    }));
+    for (url, from_root) in candidates {
+        let reply = http.get(&url).await?;
+        let Some(doc) = reply.json.as_ref().filter(|_| reply.ok()) else {
+            continue;
+        };
+        return check_resource(doc, server, from_root);
+    }
+    Err(CliError::failure(format!(
+        "no protected resource metadata for {} (tried the challenge's resource_metadata and the well-known URIs)",
+        shown(server)
+    )))
+}
+
+/// Uses `doc` only if its `resource` names `server`.
+fn check_resource(
+    doc: &Value,
+    server: &Url,
+    from_root: bool,
+) -> Result<ResourceMetadata, CliError> {
+    let resource = doc.get("resource").and_then(Value::as_str).unwrap_or("");
+    if !urls::resource_matches(resource, server, from_root) {
+        return Err(CliError::failure(format!(
+            "refusing the protected resource metadata: its resource {resource:?} is not the server {}",
+            urls::canonical_resource(server)
+        )));
+    }
+    Ok(ResourceMetadata {
+        authorization_servers: strings(doc, "authorization_servers").unwrap_or_default(),
+        scopes_supported: strings(doc, "scopes_supported"),
+    })
+}
+
+/// The first of `servers` that may be contacted: https (or http on loopback)
+/// and not a private or link-local address.
+pub(crate) fn choose_issuer(servers: &[String]) -> Result<Url, CliError> {
+    let mut refusal = None;
+    for raw in servers {
+        let checked =
+            urls::endpoint(raw, "authorization server").and_then(
+                |url| match urls::forbidden_address(&url) {
+                    Some(why) => Err(format!(
+                        "refusing the authorization server {}: {why}",
+                        shown(&url)
+                    )),
+                    None => Ok(url),
+                },
+            );
+        match checked {
+            Ok(url) => return Ok(url),
+            Err(e) => refusal = refusal.or(Some(e)),
+        }
+    }
+    Err(CliError::failure(refusal.unwrap_or_else(|| {
+        "the protected resource metadata names no authorization server".to_owned()
+    })))
+}
+
+/// The metadata of `issuer` (the string the resource metadata gave), from the
+/// first discovery URL that answers with a JSON document; its `issuer` must be
+/// exactly `issuer` unless `accept_mismatch` (the fault).
+pub(crate) async fn as_metadata(
+    http: &Http,
+    issuer: &str,
+    issuer_url: &Url,
+    accept_mismatch: bool,
+) -> Result<AsMetadata, CliError> {
+    for url in urls::as_metadata_urls(issuer_url) {
+        refuse_ssrf(&url, "authorization server metadata")?;
+        let reply: Reply = http.get(&url).await?;
+        let Some(doc) = reply.json.as_ref().filter(|_| reply.ok()) else {
+            continue;
+        };
+        let meta = parse_as(doc);
+        if meta.issuer != issuer && !accept_mismatch {
+            return Err(CliError::failure(format!(
+                "refusing the authorization server metadata at {}: its issuer {:?} is not {issuer:?}",
+                shown(&url),
+                meta.issuer
+            )));
+        }
+        return Ok(meta);
+    }
+    Err(CliError::failure(format!(
+        "no authorization server metadata for {issuer} (tried RFC 8414 and OpenID discovery)"
+    )))
+}
+
+fn parse_as(doc: &Value) -> AsMetadata {
+    let text = |name: &str| doc.get(name).and_then(Value::as_str).map(str::to_owned);
+    let flag = |name: &str| doc.get(name).and_then(Value::as_bool).unwrap_or(false);
+    AsMetadata {
+        issuer: text("issuer").unwrap_or_default(),
+        authorization_endpoint: text("authorization_endpoint"),
+        token_endpoint: text("token_endpoint"),
+        registration_endpoint: text("registration_endpoint"),
+        code_challenge_methods: strings(doc, "code_challenge_methods_supported"),
+        token_auth_methods: strings(doc, "token_endpoint_auth_methods_supported"),
+        scopes_supported: strings(doc, "scopes_supported"),
+        grant_types: strings(doc, "grant_types_supported"),
+        cimd_supported: flag("client_id_metadata_document_supported"),
+        iss_parameter_supported: flag("authorization_response_iss_parameter_supported"),
+    }
+}
+
+/// Refuses to fetch from a private, link-local or disguised address.
+fn refuse_ssrf(url: &Url, what: &str) -> Result<(), CliError> {
+    match urls::forbidden_address(url) {
+        Some(why) => Err(CliError::failure(format!(
+            "refusing to fetch the {what} from {}: {why}",
+            shown(url)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// An array of strings member (non-strings skipped); `None` when absent.
+fn strings(doc: &Value, name: &str) -> Option<Vec<String>> {
+    doc.get(name)?.as_array().map(|a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn prm_resource_is_checked() {
+        let server = Url::parse("https://rs.test:8443/mcp").unwrap();
+        let doc = json!({"resource": "https://RS.test:8443/mcp/",
+            "authorization_servers": ["https://as.test"], "scopes_supported": ["a", "b"]});
+        let prm = check_resource(&doc, &server, false).unwrap();
+        assert_eq!(prm.authorization_servers, ["https://as.test"]);
+        assert_eq!(prm.scopes_supported.unwrap(), ["a", "b"]);
+        let evil = json!({"resource": "https://attacker.test/mcp", "authorization_servers": []});
+        assert!(check_resource(&evil, &server, false).is_err());
+        assert!(check_resource(&json!({}), &server, true).is_err());
+    }
+
+    #[test]
+    fn issuer_choice_skips_refused_entries() {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let err = choose_issuer(&list(&["https://169.254.169.254"])).unwrap_err();
+        assert!(err.message.contains("link-local"), "{}", err.message);
+        assert!(choose_issuer(&list(&["https://[::ffff:127.0.0.1]"])).is_err());
+        assert!(choose_issuer(&list(&["http://as.example.com"])).is_err());
+        assert!(choose_issuer(&[]).is_err());
+        let ok = choose_issuer(&list(&["https://10.0.0.1", "https://127.0.0.1:9"])).unwrap();
+        assert_eq!(ok.as_str(), "https://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn as_metadata_fields() {
+        let meta = parse_as(&json!({"issuer": "https://as.test",
+            "code_challenge_methods_supported": ["S256"],
+            "client_id_metadata_document_supported": true}));
+        assert_eq!(meta.issuer, "https://as.test");
+        assert_eq!(meta.code_challenge_methods.unwrap(), ["S256"]);
+        assert!(meta.cimd_supported && !meta.iss_parameter_supported);
+        assert!(meta.token_auth_methods.is_none());
+    }
+}
