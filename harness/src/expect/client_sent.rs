@@ -8,7 +8,7 @@ use crate::error::Invalid;
 use crate::step::{ValidateCx, View};
 use crate::template::Vars;
 use crate::world::WorldSeen;
-use authconform_mocks::{Pkce, WorldRequest};
+use authconform_mocks::{ClientAuth, Pkce, WorldRequest};
 use serde::Deserialize;
 
 /// `client_sent = { pkce = true, resource = "{world.url}", … }`.
@@ -39,6 +39,9 @@ pub struct ClientSent {
     pub client_id: Option<String>,
     /// Every token request authenticates the client this way only.
     pub token_auth: Option<String>,
+    /// No token request authenticates the client in more than one way (RFC 6749 §2.3).
+    #[serde(default)]
+    pub one_auth_method: bool,
     /// Some token request uses this grant type.
     pub grant: Option<String>,
     /// A registration request lists this in `grant_types`.
@@ -199,6 +202,18 @@ impl ClientSent {
                 return Err((
                     "a code_verifier matching the S256 challenge".into(),
                     format!("{:?}: {}", r.pkce, r.line()),
+                ));
+            }
+        }
+        if self.one_auth_method {
+            need(&all, "a token request")?;
+            if let Some(r) = all
+                .iter()
+                .find(|r| r.client_auth == Some(ClientAuth::Several))
+            {
+                return Err((
+                    "one client authentication method per request".into(),
+                    r.line(),
                 ));
             }
         }

@@ -400,3 +400,6 @@ pub(crate) fn random_token(prefix: &str) -> String {
         .collect();
     format!("{prefix}{tail}")
 }
+
+#[cfg(test)]
+mod tests;
