@@ -57,6 +57,8 @@ command="$client_node $client --tool $TOOL --client-metadata-url $CIMD_URL"
 echo "== ${#scenarios[@]} scenarios; client command: $command <serverUrl>"
 
 strip() { sed 's/\x1b\[[0-9;]*m//g'; }
+# The figures mean little on a busy machine: show its load (1-minute average) before and after.
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) ($(nproc) CPUs)"
 rows=()
 passed=0
 checks_total=0
@@ -93,6 +95,7 @@ for s in "${scenarios[@]}"; do
   echo "   $s: $verdict (${p:-?}/${t:-?} checks, $d distinct, ${f:-?} failed, ${w:-?} warnings) ${secs} s"
 done
 end=$(date +%s.%N)
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 
 echo
 echo "== summary: @modelcontextprotocol/conformance@$CONFORMANCE_VERSION, client ts-sdk-client" \
