@@ -689,6 +689,18 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "OAUTH-AS-006",
         Outcome::Fail,
     ),
+    (
+        "loopback-any-authority",
+        "oauth-resource/cohosted-redirect",
+        "OAUTH-AS-003",
+        Outcome::Fail,
+    ),
+    (
+        "unbound-audience",
+        "oauth-resource/cohosted-resource",
+        "OAUTH-AS-004",
+        Outcome::Fail,
+    ),
     // The reference CLI (device-flow client side, cli-auth).
     (
         "poll-too-fast",

@@ -27,14 +27,18 @@ pub(crate) fn lenience(faults: &Faults) -> Lenience {
     Lenience {
         pkce_optional: faults.has(Fault::PkceOptional),
         loose_redirect_match: faults.has(Fault::LooseRedirectMatch),
+        loopback_any_authority: faults.has(Fault::LoopbackAnyAuthority),
         no_refresh_rotation: faults.has(Fault::NoRefreshRotation),
         ignore_resource: faults.has(Fault::IgnoreResource),
+        unbound_audience: faults.has(Fault::UnboundAudience),
         register_any_redirect: faults.has(Fault::RegisterAnyRedirect),
     }
 }
 
 /// Starts the authorization server on `127.0.0.1:0`, over TLS when `tls` is
-/// given, issuing tokens for `{base}/mcp` only. It stops when dropped.
+/// given, issuing tokens for `{base}/mcp` only (their `aud`). The public
+/// client may introspect its own tokens, so the suite can read their
+/// audience (OAUTH-AS-004). It stops when dropped.
 pub(crate) async fn start(
     tls: Option<Arc<rustls::ServerConfig>>,
     base: &str,
@@ -53,6 +57,7 @@ pub(crate) async fn start(
         subject: SUBJECT.to_owned(),
         allowed_resources: vec![format!("{base}/mcp")],
         lenience: lenience(faults),
+        public_introspection: true,
         ..AuthServerConfig::default()
     })
     .await
@@ -199,15 +204,19 @@ mod tests {
 
         let faults = Faults::parse([
             "loose-redirect-match",
+            "loopback-any-authority",
             "no-refresh-rotation",
             "ignore-resource",
+            "unbound-audience",
             "register-any-redirect",
         ])?;
         let all = lenience(&faults);
         assert!(!all.pkce_optional);
         assert!(all.loose_redirect_match);
+        assert!(all.loopback_any_authority);
         assert!(all.no_refresh_rotation);
         assert!(all.ignore_resource);
+        assert!(all.unbound_audience);
         assert!(all.register_any_redirect);
         Ok(())
     }

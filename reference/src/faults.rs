@@ -248,6 +248,10 @@ faults! {
         "co-hosted AS: any resource is accepted at authorize and token (no invalid_target, no fragment check)",
     RegisterAnyRedirect => "register-any-redirect":
         "co-hosted AS: dynamic registration accepts any redirect URIs (javascript:, fragments, non-loopback http, an empty list)",
+    LoopbackAnyAuthority => "loopback-any-authority":
+        "co-hosted AS: a loopback redirect_uri matches when its authority merely mentions a loopback host and scheme, path and query are equal (localhost, 127.0.0.1.evil.test and 127.0.0.1:33418@evil.test are redirected to)",
+    UnboundAudience => "unbound-audience":
+        "co-hosted AS: access tokens are not audience-restricted: aud is the AS's own issuer whatever resource was requested",
     // Reference MCP client (`cli connect`)
     NoPkce => "no-pkce":
         "cli connect: the authorization request has no code_challenge (and the code exchange no code_verifier)",

@@ -99,6 +99,29 @@ fn strict_challenge(form: &Form) -> Result<&str, OAuthError> {
     Ok(challenge)
 }
 
+/// [`super::Lenience::loopback_any_authority`]: `registered` and `requested`
+/// are `http` URIs whose authorities both mention a loopback host, with the
+/// same path and query (the authority itself is never parsed, as a careless
+/// port exception written with string operations would not).
+fn loopback_authority_ignored(registered: &str, requested: &str) -> bool {
+    fn split(uri: &str) -> Option<(&str, &str, &str)> {
+        let (scheme, rest) = uri.split_once("://")?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        Some((scheme, &rest[..end], &rest[end..]))
+    }
+    let loopback = |authority: &str| {
+        ["127.0.0.1", "localhost", "[::1]"]
+            .iter()
+            .any(|host| authority.contains(host))
+    };
+    match (split(registered), split(requested)) {
+        (Some(("http", a, rest)), Some(("http", b, other))) => {
+            loopback(a) && loopback(b) && rest == other
+        }
+        _ => false,
+    }
+}
+
 /// The client and the redirect URI of an authorization request, checked: failures here are never
 /// redirected (RFC 6749 §4.1.2.1), so they come back as the error page. The flag says whether the request
 /// named the redirect URI.
@@ -118,11 +141,12 @@ fn client_and_redirect(
     let (redirect_uri, explicit) = match form.one("redirect_uri")? {
         Some(uri) => {
             let loose = shared.lenience.loose_redirect_match;
-            if !client
-                .redirect_uris
-                .iter()
-                .any(|r| r == uri || (loose && uri.starts_with(r.as_str())))
-            {
+            let any_authority = shared.lenience.loopback_any_authority;
+            if !client.redirect_uris.iter().any(|r| {
+                r == uri
+                    || (loose && uri.starts_with(r.as_str()))
+                    || (any_authority && loopback_authority_ignored(r, uri))
+            }) {
                 return Err(OAuthError::invalid_request(format!(
                     "redirect_uri `{uri}` is not registered for client `{client_id}` (exact match required)"
                 )));

@@ -337,3 +337,103 @@ async fn register_any_redirect() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn loopback_any_authority() -> anyhow::Result<()> {
+    let lookalikes = [
+        "http://localhost:33418/cb",
+        "http://localhost:40000/cb",
+        "http://127.0.0.1:40000/cb",
+        "http://127.0.0.1.evil.test:33418/cb",
+        "http://127.0.0.1:33418@evil.test/cb",
+    ];
+    let strict = server(Lenience::default()).await?;
+    for uri in lookalikes {
+        let reply = authorize(&strict, &[("redirect_uri", Some(uri))]).await?;
+        assert_eq!(reply.status, 400, "{uri}");
+        assert!(reply.location.is_none(), "{uri}");
+    }
+
+    let auth = server(Lenience {
+        loopback_any_authority: true,
+        ..Lenience::default()
+    })
+    .await?;
+    for uri in lookalikes {
+        let reply = authorize(&auth, &[("redirect_uri", Some(uri))]).await?;
+        reply.code().with_context(|| uri.to_owned())?;
+    }
+    // The scheme, path and query still have to match.
+    for uri in [
+        "http://localhost:33418/cb/x",
+        "http://127.0.0.1:40000/cb?x=1",
+        "https://127.0.0.1:33418/cb",
+        "http://evil.test:33418/cb",
+    ] {
+        let reply = authorize(&auth, &[("redirect_uri", Some(uri))]).await?;
+        assert_eq!(reply.status, 400, "{uri}");
+    }
+    Ok(())
+}
+
+async fn introspect(
+    auth: &MockAuthServer,
+    token: &str,
+    client_id: &str,
+) -> anyhow::Result<(u16, Value)> {
+    let response = http()
+        .post(auth.introspection_endpoint())
+        .form(&[("token", token), ("client_id", client_id)])
+        .send()
+        .await?;
+    Ok((response.status().as_u16(), response.json().await?))
+}
+
+/// With [`AuthServerConfig::public_introspection`] the public client reads
+/// its own token's audience: the resource, or the issuer when
+/// [`Lenience::unbound_audience`] is on.
+#[tokio::test]
+async fn unbound_audience() -> anyhow::Result<()> {
+    for unbound in [false, true] {
+        let auth = MockAuthServer::start(AuthServerConfig {
+            clients: vec![ClientConfig {
+                client_id: "cli".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                secret: None,
+            }],
+            allowed_resources: vec![RESOURCE.into()],
+            lenience: Lenience {
+                unbound_audience: unbound,
+                ..Lenience::default()
+            },
+            public_introspection: true,
+            ..Default::default()
+        })
+        .await?;
+        auth.register_client(&ClientConfig {
+            client_id: "other".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            secret: None,
+        });
+        let code = authorize(&auth, &[]).await?.code()?;
+        let (status, body) = exchange(&auth, &code, REDIRECT, Some(VERIFIER), RESOURCE).await?;
+        assert_eq!(status, 200, "{body}");
+        let at = body["access_token"].as_str().context("access token")?;
+        let (status, info) = introspect(&auth, at, "cli").await?;
+        assert_eq!(status, 200, "{info}");
+        assert_eq!(info["active"], true, "{info}");
+        let want = if unbound { auth.issuer() } else { RESOURCE };
+        assert_eq!(info["aud"], want, "unbound {unbound}: {info}");
+        // Another public client learns nothing about it.
+        let (status, info) = introspect(&auth, at, "other").await?;
+        assert_eq!((status, info), (200, json!({"active": false})));
+    }
+    // Without public introspection a public client is refused.
+    let strict = server(Lenience::default()).await?;
+    let code = authorize(&strict, &[]).await?.code()?;
+    let (_, body) = exchange(&strict, &code, REDIRECT, Some(VERIFIER), RESOURCE).await?;
+    let at = body["access_token"].as_str().context("access token")?;
+    let (status, info) = introspect(&strict, at, "cli").await?;
+    assert_eq!(status, 401, "{info}");
+    Ok(())
+}

@@ -12,7 +12,7 @@
 //! | `POST /device_authorization` | RFC 8628 §3.1 | device authorization ([`DeviceFlowConfig`]) |
 //! | `GET /device` | RFC 8628 §3.3 | the verification page (informational: approval is scripted) |
 //! | `POST /register` | RFC 7591 | dynamic client registration |
-//! | `POST /introspect` | RFC 7662 | for confidential clients |
+//! | `POST /introspect` | RFC 7662 | for confidential clients (and, with [`AuthServerConfig::public_introspection`], public clients' own tokens) |
 //! | `POST /revoke` | RFC 7009 | always `200` |
 //!
 //! It is strict where a client can go wrong, and answers with the error the
@@ -65,9 +65,10 @@
 //!   timing ([`MockAuthServer::device_polls`]) besides the journal.
 //!
 //! [`AuthServerConfig::lenience`] turns some of this strictness off on
-//! purpose ([`Lenience`]: optional PKCE, prefix redirect matching, no refresh
-//! rotation, any `resource`, any registered redirect URI), to play a careless
-//! AS.
+//! purpose ([`Lenience`]: optional PKCE, prefix redirect matching, a loopback
+//! redirect URI's authority ignored, no refresh rotation, any `resource`,
+//! access tokens not bound to it, any registered redirect URI), to play a
+//! careless AS.
 //!
 //! Every request is journaled ([`MockAuthServer::journal`]) with secrets
 //! replaced by [`crate::REDACTED`].
@@ -184,6 +185,12 @@ pub struct AuthServerConfig {
     pub device: DeviceFlowConfig,
     /// Deliberate deviations from the specifications (all off by default).
     pub lenience: Lenience,
+    /// A public client may introspect the tokens issued to it (`client_id`
+    /// alone, no secret; anyone else's token introspects as inactive), as
+    /// oidc-provider's default introspection policy allows; `none` is then
+    /// listed in `introspection_endpoint_auth_methods_supported`. Off by
+    /// default: only confidential clients may introspect.
+    pub public_introspection: bool,
 }
 
 /// Deliberate deviations from the specifications, for seeding faults and for
@@ -199,6 +206,14 @@ pub struct Lenience {
     /// with it (`…/cb/x` and `…/cb?x=1` match `…/cb`). Violates the exact
     /// matching of OAuth 2.1 §2.3.1 and the MCP "Open Redirection" rule.
     pub loose_redirect_match: bool,
+    /// A careless loopback port exception: a requested `redirect_uri`
+    /// matches a registered `http` loopback one when both authorities merely
+    /// mention a loopback host (`127.0.0.1`, `localhost`, `[::1]`) and the
+    /// scheme, path and query are equal, so `http://localhost:33418/cb`,
+    /// `http://127.0.0.1.evil.test:33418/cb` and
+    /// `http://127.0.0.1:33418@evil.test/cb` match
+    /// `http://127.0.0.1:33418/cb`. RFC 8252 §7.3 lets only the port vary.
+    pub loopback_any_authority: bool,
     /// The refresh grant answers with the same refresh token, which stays
     /// usable (no rotation, so no reuse detection). Violates OAuth 2.1 §4.3.1
     /// for public clients.
@@ -208,6 +223,10 @@ pub struct Lenience {
     /// the absolute-URI and fragment checks, nor the subset check at `/token`).
     /// Ignores RFC 8707 §2.
     pub ignore_resource: bool,
+    /// Access tokens are not audience-restricted: their `aud` is the AS's
+    /// own issuer, whatever `resource` was requested (and accepted). Ignores
+    /// RFC 8707 §2 ("SHOULD audience-restrict issued access tokens").
+    pub unbound_audience: bool,
     /// Dynamic registration accepts any redirect URIs: `javascript:`, URIs
     /// with fragments, non-loopback `http`, an empty or missing list.
     /// Violates RFC 7591 §2 and RFC 6749 §3.1.2.
@@ -230,6 +249,7 @@ impl Default for AuthServerConfig {
             metadata_overrides: Map::new(),
             device: DeviceFlowConfig::default(),
             lenience: Lenience::default(),
+            public_introspection: false,
         }
     }
 }
@@ -360,6 +380,7 @@ struct Shared {
     consent: Mutex<Consent>,
     device: DeviceFlowConfig,
     lenience: Lenience,
+    public_introspection: bool,
     keys: RwLock<KeyRing>,
     grants: Mutex<Grants>,
     journal: Journal,
@@ -433,6 +454,10 @@ impl Shared {
         claims.insert("iss".into(), Value::from(self.issuer.as_str()));
         claims.insert("sub".into(), Value::from(family.subject.as_str()));
         match resources {
+            _ if self.lenience.unbound_audience => {
+                // Careless AS: one audience for everything, itself.
+                claims.insert("aud".into(), Value::from(self.issuer.as_str()));
+            }
             [] => {}
             [one] => {
                 claims.insert("aud".into(), Value::from(one.as_str()));
@@ -658,12 +683,14 @@ impl MockAuthServer {
                 .clients
                 .insert(client.client_id.clone(), client_from_config(client));
         }
+        let mut overrides = config.metadata_overrides.clone();
+        if config.public_introspection {
+            overrides
+                .entry("introspection_endpoint_auth_methods_supported")
+                .or_insert_with(|| json!(["none", "client_secret_basic", "client_secret_post"]));
+        }
         let shared = Arc::new(Shared {
-            metadata: metadata_document(
-                &issuer,
-                &config.scopes_supported,
-                &config.metadata_overrides,
-            ),
+            metadata: metadata_document(&issuer, &config.scopes_supported, &overrides),
             issuer,
             alg: config.alg,
             subject: config.subject,
@@ -674,6 +701,7 @@ impl MockAuthServer {
             consent: Mutex::new(config.consent),
             device: config.device,
             lenience: config.lenience,
+            public_introspection: config.public_introspection,
             keys: RwLock::new(KeyRing {
                 current: Arc::new(current),
                 previous: None,

@@ -424,14 +424,18 @@ pub(super) async fn introspect(
         let form = form_body(&headers, &body)?;
         let grants = shared.grants();
         let caller = authenticate(&grants, &headers, &form)?;
-        if !caller.authenticated {
+        if !caller.authenticated && !shared.public_introspection {
             return Err(OAuthError::invalid_client(
                 "introspection requires an authenticated (confidential) client",
             ));
         }
         let token = form.required("token")?;
         form.one("token_type_hint")?;
-        let body = introspection(&shared, &grants, token);
+        let mut body = introspection(&shared, &grants, token);
+        // A public client learns only about the tokens issued to it.
+        if !caller.authenticated && body["client_id"].as_str() != Some(caller.client_id.as_str()) {
+            body = json!({"active": false});
+        }
         let outcome = if body["active"] == Value::Bool(true) {
             "active"
         } else {
