@@ -187,14 +187,16 @@ class Callback {
       res.writeHead(400, { 'content-type': 'text/plain' }).end('no authorization in progress\n');
       return;
     }
-    p.done = true;
     const q = url.searchParams;
-    // `state`: the SDK sends what the provider's state() returns and leaves the check to the application.
+    // `state`: the SDK sends what the provider's state() returns and leaves the check to the application. A
+    // callback without the state sent is not the answer to this request: it is discarded (its code never
+    // exchanged) and the client keeps waiting for the one that is.
     if (p.state !== undefined && q.get('state') !== p.state) {
-      res.writeHead(400, { 'content-type': 'text/plain' }).end('state mismatch\n');
-      p.reject(new Fatal('authorization callback refused: its state does not match the one sent'));
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('state mismatch: callback discarded\n');
+      process.stderr.write('ts-sdk-client: discarded an authorization callback whose state is not the one sent\n');
       return;
     }
+    p.done = true;
     if (q.get('error')) {
       const desc = q.get('error_description');
       res.writeHead(400, { 'content-type': 'text/plain' }).end('authorization failed\n');
@@ -245,7 +247,9 @@ async function fetchAuthorization(url, redirectUrl, callback) {
       throw new Fatal(`the authorization endpoint redirected to ${target.origin}${target.pathname}, not to the callback`);
     }
     const delivered = await fetch(target, { redirect: 'manual' });
-    await delivered.body?.cancel();
+    const answer = (await delivered.text()).trim();
+    // Nobody else will call back: a redirect the callback discarded (wrong state) ends the wait.
+    if (delivered.status !== 200) throw new Fatal(`the authorization redirect was not accepted: ${answer}`);
   } catch (e) {
     callback.fail(e instanceof Fatal ? e : new Fatal(`fetching the authorization URL: ${e.message}`));
   }
