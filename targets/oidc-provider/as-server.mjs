@@ -13,9 +13,9 @@
 // What is oidc-provider's and what is not:
 // - oidc-provider, configured only through its documented options, as an MCP server's co-hosted AS would be: the
 //   authorization endpoint (GET /auth and its resume route /auth/:uid), the token endpoint (POST /token:
-//   authorization_code and refresh_token grants), discovery (/.well-known/openid-configuration; oidc-provider
-//   serves no /.well-known/oauth-authorization-server), dynamic registration (features.registration, open: no
-//   initial access token), introspection (features.introspection, its default policy: a public client may
+//   authorization_code and refresh_token grants), discovery (RFC 8414's /.well-known/oauth-authorization-server
+//   and /.well-known/openid-configuration), dynamic registration (features.registration, open: no initial access
+//   token), introspection (features.introspection, its default policy: a public client may
 //   introspect the tokens issued to it), resource indicators (features.resourceIndicators) for exactly one resource,
 //   `{issuer}/mcp` (nothing serves it: this process is the AS only), with opaque access tokens whose audience is
 //   that resource (oidc-provider's default audience), PKCE as oidc-provider enforces it by default (required for
@@ -23,10 +23,12 @@
 //   its default `rotateRefreshToken` (rotates for public clients). One pre-registered public client: `authconf-client`,
 //   application_type native (an MCP client with a loopback redirect is a native app, RFC 8252), token endpoint auth
 //   none, grant types authorization_code and refresh_token, one exact redirect URI.
-//   Two documented options are set beyond the defaults, and neither hardens anything: `issueRefreshToken` issues a
-//   refresh token to every client registered for the refresh_token grant (the default asks for the OIDC scope
-//   offline_access, which MCP clients have no reason to request), and `getResourceServerInfo` (which has no default:
-//   oidc-provider refuses every resource until the deployment names its resource servers).
+//   Besides what every deployment supplies (signing and cookie keys, accounts, the interaction URL, fixed lifetimes,
+//   ES256 as registered clients' default ID token algorithm), two documented options shape what the checks see, and
+//   neither hardens anything: `issueRefreshToken` issues a refresh token to every client registered for the
+//   refresh_token grant (the default asks for the OIDC scope offline_access, which MCP clients have no reason to
+//   request), and `getResourceServerInfo` (which has no default: oidc-provider refuses every resource until the
+//   deployment names its resource servers).
 // - STAND-IN (authconform's, not oidc-provider's): oidc-provider sends the user agent from /auth to the deployment's
 //   login and consent pages (/interaction/:uid), which the deployment writes; authconform acts as client and user
 //   agent and expects GET on the authorization endpoint to answer with the redirect to the client at once. So this
