@@ -3,6 +3,8 @@
 //! mock user agent that stands in for the browser. The client's `BROWSER` is a script that appends the URL
 //! it is given to a file; while a step runs, the user agent reads that file, opens each URL that points at
 //! one of the world's authorization servers, and follows the redirect to the client's loopback callback.
+//! When the scenario's AS tampers with `state` in that redirect, the user agent then delivers the callback
+//! again with the `state` of the authorization request (the attacker's callback first, the user's after).
 //!
 //! Offered to templates: `{world.url}` (the MCP endpoint), `{world.url_b}` (the second one),
 //! `{world.url_localhost}` and `{world.url_upper_host}` (the first with the host `localhost`, and in upper
@@ -148,6 +150,8 @@ pub struct World {
     ca_pem: PathBuf,
     context: String,
     scenario: String,
+    /// After a callback with a wrong or missing `state`, deliver the right one too.
+    redeliver: bool,
     ua: reqwest::Client,
 }
 
@@ -308,6 +312,7 @@ impl WorldDef {
             ca_pem,
             context: context.to_string(),
             scenario: name,
+            redeliver: self.callback_state != StateDef::Echo,
             ua,
         })
     }
@@ -404,6 +409,7 @@ impl World {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let file = self.opened_file.clone();
         let ua = self.ua.clone();
+        let redeliver = self.redeliver;
         let mock = self.mock.clone();
         let o = self.mock.origins();
         let servers = [
@@ -417,7 +423,7 @@ impl World {
             loop {
                 let last = *stopped.borrow();
                 for url in new_lines(&file, done.len()) {
-                    let outcome = open(&ua, &servers, &url).await;
+                    let outcome = open(&ua, &servers, &url, redeliver).await;
                     let url = mock.relabel_url(&url);
                     done.push(Opened { url, outcome });
                 }
@@ -478,7 +484,7 @@ fn new_lines(file: &Path, seen: usize) -> Vec<String> {
 
 /// Opens `url` as a user's browser would, if it points at the world: the authorization request, then the
 /// redirect to the client's loopback callback.
-async fn open(ua: &reqwest::Client, servers: &[String], url: &str) -> String {
+async fn open(ua: &reqwest::Client, servers: &[String], url: &str, redeliver: bool) -> String {
     let ours = servers
         .iter()
         .any(|s| !s.is_empty() && url.starts_with(&format!("{s}/")));
@@ -500,6 +506,11 @@ async fn open(ua: &reqwest::Client, servers: &[String], url: &str) -> String {
             resp.status().as_u16()
         );
     };
+    let right_code = resp
+        .headers()
+        .get(authconform_mocks::RIGHT_CODE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let Ok(target) = url::Url::parse(&location) else {
         return "redirect to an unparsable URL".into();
     };
@@ -507,10 +518,48 @@ async fn open(ua: &reqwest::Client, servers: &[String], url: &str) -> String {
     if target.scheme() != "http" || !loopback {
         return "redirect not followed: the callback is not an http loopback URL".into();
     }
-    match ua.get(target.as_str()).send().await {
+    let first = match ua.get(target.as_str()).send().await {
         Ok(r) => format!("followed to the callback → {}", r.status().as_u16()),
-        Err(e) => format!("callback unreachable: {}", short(&e)),
+        Err(e) => return format!("callback unreachable: {}", short(&e)),
+    };
+    let (true, Some(code)) = (redeliver, right_code) else {
+        return first;
+    };
+    let right = with_state(&target, url, &code);
+    match ua.get(right.as_str()).send().await {
+        Ok(r) => format!(
+            "{first}; then with the state it sent → {}",
+            r.status().as_u16()
+        ),
+        Err(e) => format!("{first}; then with the state it sent: {}", short(&e)),
     }
+}
+
+/// The callback `target` with `code` and the `state` of the authorization request `authorize` (none: none).
+fn with_state(target: &url::Url, authorize: &str, code: &str) -> url::Url {
+    let state = url::Url::parse(authorize).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+    });
+    let kept: Vec<(String, String)> = target
+        .query_pairs()
+        .filter(|(k, _)| k != "state" && k != "code")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut right = target.clone();
+    {
+        let mut q = right.query_pairs_mut();
+        q.clear();
+        q.append_pair("code", code);
+        for (k, v) in &kept {
+            q.append_pair(k, v);
+        }
+        if let Some(s) = &state {
+            q.append_pair("state", s);
+        }
+    }
+    right
 }
 
 fn short(e: &reqwest::Error) -> String {

@@ -828,6 +828,86 @@ const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
         "CLI-005",
         Outcome::Fail,
     ),
+    // The reference MCP client (oauth-client). The reference holds itself to the SHOULDs of STATE-001 and
+    // SCOPE-001 (its `strict` list), so their faults fail.
+    (
+        "no-pkce",
+        "oauth-client/sign-in",
+        "OCLI-PKCE-001",
+        Outcome::Fail,
+    ),
+    (
+        "plain-pkce",
+        "oauth-client/step-up",
+        "OCLI-PKCE-001",
+        Outcome::Fail,
+    ),
+    (
+        "no-resource-param",
+        "oauth-client/refresh",
+        "OCLI-RES-001",
+        Outcome::Fail,
+    ),
+    (
+        "no-state-check",
+        "oauth-client/state-wrong",
+        "OCLI-STATE-001",
+        Outcome::Fail,
+    ),
+    (
+        "no-state-check",
+        "oauth-client/state-missing",
+        "OCLI-STATE-001",
+        Outcome::Fail,
+    ),
+    (
+        "token-in-query",
+        "oauth-client/sign-in",
+        "OCLI-TOK-001",
+        Outcome::Fail,
+    ),
+    (
+        "token-to-other-host",
+        "oauth-client/token-other-server",
+        "OCLI-TOK-002",
+        Outcome::Fail,
+    ),
+    (
+        "accept-issuer-mismatch",
+        "oauth-client/as-issuer-mismatch",
+        "OCLI-DISC-005",
+        Outcome::Fail,
+    ),
+    (
+        "ignore-resource-metadata",
+        "oauth-client/challenge-after-dpop",
+        "OCLI-DISC-001",
+        Outcome::Fail,
+    ),
+    (
+        "ignore-resource-metadata",
+        "oauth-client/challenge-split-fields",
+        "OCLI-DISC-001",
+        Outcome::Fail,
+    ),
+    (
+        "ignore-resource-metadata",
+        "oauth-client/challenge-extra-params",
+        "OCLI-DISC-001",
+        Outcome::Fail,
+    ),
+    (
+        "ignore-resource-metadata",
+        "oauth-client/challenge-lowercase-scheme",
+        "OCLI-DISC-001",
+        Outcome::Fail,
+    ),
+    (
+        "endless-step-up",
+        "oauth-client/step-up-limit",
+        "OCLI-SCOPE-001",
+        Outcome::Fail,
+    ),
 ];
 
 #[test]

@@ -235,5 +235,5 @@ pub use upstream::{
 };
 pub use world::{
     AsPlace, AsScript, CallbackState, ClientAuth, ClientKey, KnownClient, MockWorld, Origins, Pkce,
-    PrmPlace, RsScript, WorldConfig, WorldMark, WorldRequest,
+    PrmPlace, RIGHT_CODE, RsScript, WorldConfig, WorldMark, WorldRequest,
 };

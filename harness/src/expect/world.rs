@@ -78,6 +78,9 @@ pub struct WorldExpect {
     pub authorizations: Option<Bounds>,
     /// Token requests.
     pub token_requests: Option<Bounds>,
+    /// Parameters no request carried (`code=code#1`: secret values by their labels).
+    #[serde(default)]
+    pub never_param: Vec<String>,
     /// Servers no request reached (`evil`, `as`, `rs2`…).
     #[serde(default)]
     pub no_contact: Vec<String>,
@@ -99,6 +102,7 @@ impl Expectation for WorldExpect {
             || self.authorizations.is_some()
             || self.token_requests.is_some()
             || !self.no_contact.is_empty()
+            || !self.never_param.is_empty()
             || self.tool_called.is_some()
             || self.opened_nothing
             || self.no_shell;
@@ -112,6 +116,12 @@ impl Expectation for WorldExpect {
         let seen = seen(view)?;
         self.discovery(seen)?;
         self.flow(seen)?;
+        for p in &self.never_param {
+            let (name, value) = p.split_once('=').unwrap_or((p, ""));
+            if let Some(r) = seen.requests.iter().find(|r| r.param(name) == Some(value)) {
+                return Err((format!("no request with {p}"), r.line()));
+            }
+        }
         for s in &self.no_contact {
             if let Some(r) = seen.requests.iter().find(|r| &r.server == s) {
                 return Err((format!("no request to `{s}`"), r.line()));

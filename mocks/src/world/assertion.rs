@@ -84,6 +84,13 @@ pub(crate) fn verify(jwt: &str, public: &[u8], client_id: &str, issuer: &str) ->
     str_of("iss") == Some(client_id) && str_of("sub") == Some(client_id) && aud_ok && exp_ok
 }
 
+/// The `sub` claim of a JWT, unverified (to find whose key verifies it).
+pub(crate) fn subject(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get("sub")?.as_str().map(str::to_owned)
+}
+
 /// RFC 7523 §3: the AS's issuer or its token endpoint URL identifies it (a trailing slash tolerated).
 fn audience(aud: &str, issuer: &str) -> bool {
     let a = aud.trim_end_matches('/');

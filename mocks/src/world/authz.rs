@@ -159,21 +159,21 @@ fn authorize(w: &Shared, st: &mut State, i: usize, rec: &mut WorldRequest) -> Re
         rec.note = Some("unknown client".into());
         return status(400, r#"{"error":"invalid_client"}"#);
     }
-    let code = super::random_token("code-");
-    st.labels.label("code", &code);
     let challenge = p("code_challenge").map(|c| {
         let m = p("code_challenge_method").unwrap_or_else(|| "plain".into());
         (c, m)
     });
-    st.sides[i].codes.insert(
-        code.clone(),
-        Grant {
-            client_id,
-            redirect_uri: redirect.clone(),
-            challenge,
-            scope: p("scope"),
-        },
-    );
+    let grant = Grant {
+        client_id,
+        redirect_uri: redirect.clone(),
+        challenge,
+        scope: p("scope"),
+    };
+    let code = new_code(st, i, &grant);
+    // With a tampered `state`, a second code for the same grant goes to the user agent (only), which
+    // delivers it with the right `state` after the tampered callback: the journal tells the two apart.
+    let right =
+        (w.config.authz.callback_state != CallbackState::Echo).then(|| new_code(st, i, &grant));
     let mut target = url::Url::parse(&redirect)
         .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1/invalid-redirect").expect("url"));
     {
@@ -190,11 +190,25 @@ fn authorize(w: &Shared, st: &mut State, i: usize, rec: &mut WorldRequest) -> Re
         }
         q.append_pair("iss", &w.issuer(i));
     }
-    (
+    let mut resp = (
         http::StatusCode::FOUND,
         [(http::header::LOCATION, target.to_string())],
     )
-        .into_response()
+        .into_response();
+    if let Some(v) = right.and_then(|c| http::HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(RIGHT_CODE, v);
+    }
+    resp
+}
+
+/// The header that hands the user agent the code of the untampered callback.
+pub const RIGHT_CODE: &str = "x-authconform-user-code";
+
+fn new_code(st: &mut State, i: usize, grant: &Grant) -> String {
+    let code = super::random_token("code-");
+    st.labels.label("code", &code);
+    st.sides[i].codes.insert(code.clone(), grant.clone());
+    code
 }
 
 /// How the token request authenticated, and as whom.
@@ -215,7 +229,9 @@ fn client_auth(rec: &WorldRequest) -> (ClientAuth, Option<(String, Option<String
         return (ClientAuth::ClientSecretBasic, Some((bid, Some(s))));
     }
     if assertion {
-        return (ClientAuth::PrivateKeyJwt, id.map(|i| (i, None)));
+        // RFC 7523 §3: the client is the assertion's subject; `client_id` is optional beside it.
+        let sub = rec.param("client_assertion").and_then(super::assertion::subject);
+        return (ClientAuth::PrivateKeyJwt, id.or(sub).map(|i| (i, None)));
     }
     if body_secret.is_some() {
         return (ClientAuth::ClientSecretPost, id.map(|i| (i, body_secret)));

@@ -15,6 +15,7 @@ mod record;
 mod rs;
 
 pub use assertion::ClientKey;
+pub use authz::RIGHT_CODE;
 
 pub use record::{ClientAuth, Labels, Pkce, WorldRequest};
 
