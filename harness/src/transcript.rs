@@ -36,7 +36,7 @@ impl Normalizer {
     /// percent-encoded (`127.0.0.1%3APORT`, as in a redirect's `iss` or a `resource` parameter).
     pub fn port(&mut self, url: &str, name: &str) {
         if let Some(port) = url::Url::parse(url).ok().and_then(|u| u.port()) {
-            for host in ["127.0.0.1", "localhost", "[::1]"] {
+            for host in ["127.0.0.1", "localhost", "LOCALHOST", "[::1]"] {
                 self.pairs
                     .push((format!("{host}:{port}"), format!("{host}:[PORT:{name}]")));
                 self.pairs.push((

@@ -360,6 +360,9 @@ pub struct WorldSeen {
     pub opened: Vec<Opened>,
     /// The shell command planted in an authorization URL (`{marker}`) ran.
     pub shell_ran: bool,
+    /// The marker's path (run-specific), shown as `[MARKER]`.
+    #[serde(skip)]
+    pub marker: String,
 }
 
 /// The client's loopback callback (plain http; the world's servers are https), also percent-encoded.
@@ -373,14 +376,40 @@ impl WorldSeen {
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write as _;
         let mut text = String::new();
-        for r in &self.requests {
+        for r in stable_order(&self.requests) {
             let _ = writeln!(text, "world: {}", r.line());
         }
         for o in &self.opened {
             let _ = writeln!(text, "browser: opened {} ({})", o.url, o.outcome);
         }
+        if !self.marker.is_empty() {
+            text = text.replace(&self.marker, "[MARKER]");
+        }
         out.push_str(&CALLBACK_PORT.replace_all(&text, "${1}[PORT:callback]"));
     }
+}
+
+/// The journal in arrival order, except that within a run of consecutive MCP requests to one server, its
+/// GETs (the SSE stream a client opens beside its POSTs, racing them) come after the others: a client's
+/// POSTs are sequential, so the transcript is the same from run to run.
+fn stable_order(requests: &[WorldRequest]) -> Vec<&WorldRequest> {
+    let mut out: Vec<&WorldRequest> = Vec::with_capacity(requests.len());
+    let mut run: Vec<&WorldRequest> = Vec::new();
+    for r in requests {
+        let mcp = r.path == "/mcp" && r.server.starts_with("rs");
+        if !mcp || run.first().is_some_and(|f| f.server != r.server) {
+            run.sort_by_key(|r| r.method == "GET");
+            out.append(&mut run);
+        }
+        if mcp {
+            run.push(r);
+        } else {
+            out.push(r);
+        }
+    }
+    run.sort_by_key(|r| r.method == "GET");
+    out.append(&mut run);
+    out
 }
 
 /// The user agent at work during one step; [`UserAgent::finish`] stops it.
@@ -472,6 +501,7 @@ impl UserAgent {
             requests: world.mock.since(self.mark),
             opened,
             shell_ran: world.marker.exists(),
+            marker: world.marker.display().to_string(),
         }
     }
 }
