@@ -14,7 +14,8 @@ use rmcp::model::{
     Implementation, ProtocolVersion,
 };
 use rmcp::service::serve_client;
-use rmcp::service::{RoleClient, RunningService, ServiceError};
+use rmcp::service::{ClientInitializeError, RoleClient, RunningService, ServiceError};
+use rmcp::transport::DynamicTransportError;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{
     AuthRequiredError, InsufficientScopeError, SseError, StreamableHttpClient,
@@ -273,7 +274,7 @@ impl Session {
         info.protocol_version = ProtocolVersion::V_2025_11_25;
         serve_client(info, transport)
             .await
-            .map_err(|e| classify(&e, "initialize"))
+            .map_err(|e| initialize_failed(&e))
     }
 
     /// Ends the session (DELETE where the server gave one), within 2 s.
@@ -285,12 +286,24 @@ impl Session {
 }
 
 fn service(e: ServiceError) -> Failure {
-    classify(&e, "the request")
+    match &e {
+        ServiceError::TransportSend(error) => classify(error, "request"),
+        other => Failure::Other(CliError::failure(format!("MCP request failed: {other}"))),
+    }
 }
 
-/// A 401 or 403 challenge anywhere in the error's chain, else a readable failure.
-fn classify(err: &(dyn std::error::Error + 'static), what: &str) -> Failure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+/// `initialize` failed: the transport error inside (rmcp does not chain it as a source).
+fn initialize_failed(e: &ClientInitializeError) -> Failure {
+    match e {
+        ClientInitializeError::TransportError { error, .. } => classify(error, "initialize"),
+        other => Failure::Other(CliError::failure(format!("MCP initialize failed: {other}"))),
+    }
+}
+
+/// A 401 or 403 challenge anywhere in the transport error's chain, else a
+/// readable failure (the innermost cause: a refused connection, a bad certificate…).
+fn classify(err: &DynamicTransportError, what: &str) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err.error.as_ref());
     while let Some(e) = source {
         if let Some(a) = e.downcast_ref::<AuthRequiredError>() {
             return Failure::Unauthorized(a.www_authenticate_header.clone());
@@ -302,6 +315,6 @@ fn classify(err: &(dyn std::error::Error + 'static), what: &str) -> Failure {
     }
     Failure::Other(CliError::failure(format!(
         "MCP {what} failed: {}",
-        root_cause(err)
+        root_cause(err.error.as_ref())
     )))
 }

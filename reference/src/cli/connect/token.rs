@@ -151,6 +151,8 @@ impl TokenEndpoint<'_> {
                     CliError::failure("private_key_jwt needs private_key_pem in the context")
                 })?;
                 let assertion = client_assertion(&client.client_id, self.issuer, key)?;
+                // Optional with an assertion (RFC 7521 §4.2), and what many ASes look clients up by.
+                form.push(("client_id", client.client_id.clone()));
                 form.push(("client_assertion_type", JWT_BEARER_ASSERTION.to_owned()));
                 form.push(("client_assertion", assertion));
             }
