@@ -1,4 +1,5 @@
-//! `json`: values at JSON pointers of the step's JSON document (an HTTP body, or a tool result's text).
+//! `json`: values at JSON pointers of the step's JSON document (an HTTP body, or a tool result's text), or of the
+//! payload of a JWT found there ([`jwt_payload`]: decoded, never verified).
 
 use super::{Expectation, Fail, expand, snippet};
 use crate::error::Invalid;
@@ -28,6 +29,30 @@ pub fn select<'a>(doc: &'a Value, pointer: &str) -> Option<&'a Value> {
     Some(at)
 }
 
+/// The payload of `token` when it is a JWT in JWS compact serialization (RFC 7515 §7.1: three base64url parts,
+/// a header that is a JSON object naming its `alg`, a payload that is a JSON object), decoded **without verifying
+/// the signature**: for reading the claims of a token whose issuer answered for it (an authorization server's own
+/// access token), never for trusting them. `None` for anything else: an opaque token, a JWE, garbage.
+pub fn jwt_payload(token: &str) -> Option<serde_json::Map<String, Value>> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const B64URL: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let object = |part: &str| match serde_json::from_slice::<Value>(&B64URL.decode(part).ok()?) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    };
+    let mut parts = token.trim().split('.');
+    let (header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    object(header)?.get("alg")?.as_str()?;
+    object(payload)
+}
+
 /// An expectation on the JSON document.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +70,13 @@ pub struct JsonExpect {
     pub not_null: bool,
     /// The value is this string (template), compared code point by code point.
     pub equals: Option<String>,
+    /// The value is this string (template), or an array containing it: a JWT or introspection `aud`, which
+    /// RFC 7519 §4.1.3 lets be either.
+    pub equals_or_contains: Option<String>,
+    /// The value at `pointer` is a JWT (a string in JWS compact serialization): the other fields judge the
+    /// value at this JSON pointer (template) of its payload instead, e.g. `/aud`. Decoded without verifying
+    /// the signature ([`jwt_payload`]); a value that is not such a JWT fails.
+    pub jwt: Option<String>,
     /// The value is one of these strings (exact), e.g. the terminal error codes a poll may answer.
     pub one_of: Option<Vec<String>>,
     /// The value is this JSON boolean (e.g. a tool result's `isError`).
@@ -81,6 +113,8 @@ impl Expectation for JsonExpects {
         for (i, j) in self.0.iter().enumerate() {
             let texts = [
                 &j.equals,
+                &j.equals_or_contains,
+                &j.jwt,
                 &j.contains,
                 &j.ids,
                 &j.id_member,
@@ -97,7 +131,16 @@ impl Expectation for JsonExpects {
                     "a JSON pointer is empty or starts with `/`",
                 ));
             }
-            if j.absent && (j.equals.is_some() || j.ids.is_some() || j.len.is_some()) {
+            if let Some(claim) = &j.jwt
+                && !claim.starts_with(['/', '{'])
+            {
+                return Err(Invalid::new(
+                    format!("[{i}].jwt"),
+                    "the claim is a JSON pointer into the JWT's payload, starting with `/` (`/aud`)",
+                ));
+            }
+            let compares = j.equals.is_some() || j.equals_or_contains.is_some();
+            if j.absent && (compares || j.ids.is_some() || j.len.is_some()) {
                 return Err(Invalid::new(
                     format!("[{i}].absent"),
                     "`absent` excludes a value to compare",
@@ -143,6 +186,34 @@ fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
     } else {
         format!("`{pointer}`")
     };
+    let claims;
+    let (doc, pointer, at) = match &j.jwt {
+        None => (doc, pointer, at),
+        Some(claim) => {
+            let claim = expand(vars, claim)?;
+            let (payload, what) = match select(doc, &pointer) {
+                None => (None, "absent".to_string()),
+                Some(Value::String(t)) => (
+                    jwt_payload(t),
+                    format!(
+                        "a string that is not a JWT ({} dot-separated parts, or ones that are not base64url JSON \
+                         objects)",
+                        t.split('.').count()
+                    ),
+                ),
+                Some(other) => (None, format!("not a string: {}", json_kind(other))),
+            };
+            let Some(payload) = payload else {
+                return Err((format!("a JWT at {at}"), what));
+            };
+            claims = Value::Object(payload);
+            (
+                &claims,
+                claim.clone(),
+                format!("`{claim}` of the JWT at {at}"),
+            )
+        }
+    };
     let compact = |v: &Value| snippet(&v.to_string());
     let found = select(doc, &pointer);
     if j.absent {
@@ -162,6 +233,16 @@ fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
         };
         if text.as_deref() != Some(want.as_str()) {
             return Err((format!("{at} = \"{want}\""), compact(v)));
+        }
+    }
+    if let Some(want) = &j.equals_or_contains {
+        let want = expand(vars, want)?;
+        let is = |x: &Value| x.as_str() == Some(want.as_str());
+        if !(is(v) || v.as_array().is_some_and(|a| a.iter().any(is))) {
+            return Err((
+                format!("{at} = \"{want}\", or an array containing it"),
+                compact(v),
+            ));
         }
     }
     if let Some(allowed) = &j.one_of
@@ -285,6 +366,18 @@ fn ids(j: &JsonExpect, v: &Value, at: &str, want: &str, vars: &Vars) -> Result<(
     Ok(())
 }
 
+/// What kind of JSON value `v` is, without showing it (it may be a credential).
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 fn no_empty_members(v: &Value, at: &str) -> Result<(), Fail> {
     let Some(obj) = v.as_object() else {
         return Err((format!("{at} a JSON object"), snippet(&v.to_string())));
@@ -364,6 +457,114 @@ mod tests {
         assert!(check(len, json!([1])).is_err());
     }
 
+    /// A compact JWS of `header` and `payload` (JSON texts), signature `sig`.
+    fn jws(header: &str, payload: &str, sig: &str) -> String {
+        use base64::Engine as _;
+        let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.{sig}", b(header), b(payload))
+    }
+
+    #[test]
+    fn jwt_payloads_are_read_without_verifying() {
+        let t = jws(
+            r#"{"alg":"ES256","kid":"k1"}"#,
+            r#"{"aud":"https://rs/mcp","sub":"alice"}"#,
+            "c2ln",
+        );
+        let p = jwt_payload(&t).expect("a JWT");
+        assert_eq!(p["aud"], "https://rs/mcp");
+        assert!(
+            jwt_payload(&format!(" {t}\n")).is_some(),
+            "surrounding space"
+        );
+        assert!(
+            jwt_payload(&jws(r#"{"alg":"none"}"#, r#"{"a":1}"#, "")).is_some(),
+            "unsigned: only read"
+        );
+        // Padded base64url is read too.
+        use base64::Engine as _;
+        let padded = base64::engine::general_purpose::URL_SAFE.encode(r#"{"a":1}"#);
+        assert!(jwt_payload(&format!("eyJhbGciOiJSUzI1NiJ9.{padded}.x")).is_some());
+        for not in [
+            "Zm9vYmFy",                                    // opaque
+            "a.b",                                         // two parts
+            &format!("{t}.x.y"),                           // a JWE has five
+            &jws(r#"{"typ":"JWT"}"#, r#"{"a":1}"#, "s"),   // no alg
+            &jws(r#"{"alg":"ES256"}"#, r#"["aud"]"#, "s"), // payload not an object
+            &jws(r#"{"alg":"ES256"}"#, "not json", "s"),   // payload not JSON
+            "eyJhbGciOiJFUzI1NiJ9.!!!.s",                  // not base64url
+            "",
+        ] {
+            assert!(jwt_payload(not).is_none(), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn equals_or_contains_takes_a_string_or_an_array_with_it() {
+        let aud = |want: &str| JsonExpect {
+            pointer: "/aud".into(),
+            equals_or_contains: Some(want.into()),
+            ..Default::default()
+        };
+        assert!(check(aud("https://rs/mcp"), json!({"aud": "https://rs/mcp"})).is_ok());
+        assert!(
+            check(
+                aud("https://rs/mcp"),
+                json!({"aud": ["x", "https://rs/mcp"]})
+            )
+            .is_ok()
+        );
+        let (expected, got) =
+            check(aud("https://rs/mcp"), json!({"aud": "https://as"})).unwrap_err();
+        assert!(expected.contains("or an array containing it"), "{expected}");
+        assert_eq!(got, "\"https://as\"");
+        assert!(check(aud("https://rs/mcp"), json!({"aud": ["https://as"]})).is_err());
+        assert!(check(aud("https://rs/mcp"), json!({"aud": []})).is_err());
+        assert!(
+            check(aud("https://rs/mcp"), json!({"aud": "https://rs/mcp/"})).is_err(),
+            "exact"
+        );
+        assert!(check(aud("1"), json!({"aud": 1})).is_err(), "strings only");
+        assert!(check(aud("x"), json!({})).is_err(), "absent");
+    }
+
+    #[test]
+    fn jwt_claims_are_judged_and_a_non_jwt_fails_without_showing_it() {
+        let token = jws(
+            r#"{"alg":"RS256"}"#,
+            r#"{"aud":["https://rs/mcp"],"iss":"https://as"}"#,
+            "s",
+        );
+        let doc = json!({"access_token": token, "opaque": "secret-opaque-value", "n": 3});
+        let claim = |pointer: &str, want: &str| JsonExpect {
+            pointer: pointer.into(),
+            jwt: Some("/aud".into()),
+            equals_or_contains: Some(want.into()),
+            ..Default::default()
+        };
+        assert!(check(claim("/access_token", "https://rs/mcp"), doc.clone()).is_ok());
+        let (expected, _) =
+            check(claim("/access_token", "https://other"), doc.clone()).unwrap_err();
+        assert!(
+            expected.contains("`/aud` of the JWT at `/access_token`"),
+            "{expected}"
+        );
+        let (expected, got) = check(claim("/opaque", "https://rs/mcp"), doc.clone()).unwrap_err();
+        assert_eq!(expected, "a JWT at `/opaque`");
+        assert!(!got.contains("secret-opaque-value"), "{got}");
+        let (_, got) = check(claim("/n", "x"), doc.clone()).unwrap_err();
+        assert_eq!(got, "not a string: a number");
+        let (_, got) = check(claim("/missing", "x"), doc.clone()).unwrap_err();
+        assert_eq!(got, "absent");
+        let absent = JsonExpect {
+            pointer: "/access_token".into(),
+            jwt: Some("/scope".into()),
+            absent: true,
+            ..Default::default()
+        };
+        assert!(check(absent, doc).is_ok(), "a claim the token lacks");
+    }
+
     #[test]
     fn validation_rules() {
         let cx = ValidateCx::default();
@@ -386,5 +587,20 @@ mod tests {
             ..Default::default()
         }]);
         assert!(undefined.validate(&cx).is_err());
+        let bad_claim = JsonExpects(vec![JsonExpect {
+            pointer: "/access_token".into(),
+            jwt: Some("aud".into()),
+            ..Default::default()
+        }]);
+        assert_eq!(bad_claim.validate(&cx).unwrap_err().field, "[0].jwt");
+        let absent_and_either = JsonExpects(vec![JsonExpect {
+            absent: true,
+            equals_or_contains: Some("a".into()),
+            ..Default::default()
+        }]);
+        assert_eq!(
+            absent_and_either.validate(&cx).unwrap_err().field,
+            "[0].absent"
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use tokio::time::Instant;
 
 /// Surfaces served by the target's launched process (the others are launched per step, or are CLIs).
-const LAUNCHED_SURFACES: &[&str] = &["mcp-http", "rest", "device-host"];
+const LAUNCHED_SURFACES: &[&str] = &["mcp-http", "rest", "device-host", "oauth-as"];
 
 /// Why a scenario cannot go on: typed, so exit codes never depend on message text.
 #[derive(Debug)]
@@ -307,7 +307,8 @@ async fn start_target(shared: &Shared, env: &mut Env) -> Result<(), SetupError> 
 }
 
 /// The target's URLs once it is up: `rest.base_url`, `mcp_url` and its co-hosted authorization server's
-/// `oauth.as_*`, with their ports registered for normalisation.
+/// `oauth.as_*` (the `oauth-as` surface), with their ports registered for normalisation (the issuer's as `as`
+/// before any other, so a resource the AS itself serves shows that port as `as` too).
 fn set_target_urls(
     target: &Target,
     surfaces: &BTreeSet<&str>,
@@ -319,17 +320,24 @@ fn set_target_urls(
         env.norm.port(&u, "target");
         env.vars.set("rest.base_url", u);
     }
-    let o = &target.oauth;
-    for (name, t) in [
-        ("oauth.as_issuer", &o.as_issuer),
-        ("oauth.as_client_id", &o.as_client_id),
-        ("oauth.as_redirect_uri", &o.as_redirect_uri),
-    ] {
-        if let Some(v) = t.as_ref().and_then(|t| env.vars.expand(t).ok()) {
-            if name == "oauth.as_issuer" {
-                env.norm.port(&v, "as");
+    for (name, t) in target.surfaces.as_templates() {
+        match env.vars.expand(t) {
+            Ok(v) => {
+                match name {
+                    "oauth.as_issuer" => env.norm.port(&v, "as"),
+                    "oauth.as_resource" => env.norm.port(&v, "target"),
+                    _ => {}
+                }
+                env.vars.set(name, v);
             }
-            env.vars.set(name, v);
+            // Only a scenario on this surface needs its values.
+            Err(_) if !surfaces.contains("oauth-as") => {}
+            Err(e) => {
+                let field = name.trim_start_matches("oauth.as_");
+                return Err(SetupError::Failed(format!(
+                    "surfaces.oauth-as.{field}: {e}"
+                )));
+            }
         }
     }
     let Some(http) = &target.surfaces.mcp_http else {
@@ -382,5 +390,56 @@ mod tests {
         let why = skip_reason(&scenario, &target, &target.vars()).expect("skipped");
         assert!(why.contains("a `mcp-stdio` surface"), "{why}");
         assert!(why.contains("`oauth.upstream_tool`"), "{why}");
+    }
+
+    /// A target that offers only an authorization server runs the scenarios on that surface and skips the
+    /// others (which need the MCP endpoint by default) with the usual reason.
+    #[test]
+    fn an_authorization_server_alone_runs_only_its_scenarios() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::load(&load(
+            dir.path(),
+            "t.toml",
+            "name = \"t\"\nprofiles = [\"oauth-resource\"]\n[surfaces.oauth-as]\nissuer = \"https://as\"\n\
+             client_id = \"c\"\nresource = \"https://as/mcp\"\n",
+        ))
+        .unwrap();
+        let scenario = |name: &str, head: &str| {
+            Scenario::load(
+                &load(
+                    dir.path(),
+                    name,
+                    &format!(
+                        "id = \"s\"\ntitle = \"t\"\nrequirements = [\"OAUTH-AS-004\"]\n{head}\
+                         [[step]]\nname = \"a\"\nhttp = {{ method = \"GET\", url = \"{{oauth.as_issuer}}\" }}\n\
+                         [[check]]\nrequirement = \"OAUTH-AS-004\"\nwhat = \"w\"\nsteps = [\"a\"]\nexpect = {{ status = [200] }}\n"
+                    ),
+                ),
+                "oauth-resource",
+                &Catalog::builtin(),
+            )
+            .unwrap()
+        };
+        let vars = target.vars();
+        let cohosted = scenario(
+            "c.toml",
+            "needs = [\"oauth.as_client_id\"]\nsurfaces = [\"oauth-as\"]\n",
+        );
+        assert_eq!(skip_reason(&cohosted, &target, &vars), None);
+        assert!(
+            cohosted
+                .needed_surfaces()
+                .iter()
+                .any(|s| LAUNCHED_SURFACES.contains(s))
+        );
+        let on_mcp = scenario("m.toml", "");
+        let why = skip_reason(&on_mcp, &target, &vars).expect("skipped");
+        assert_eq!(why, "the target file does not declare a `mcp-http` surface");
+        let needs_redirect = scenario(
+            "r.toml",
+            "needs = [\"oauth.as_redirect_uri\"]\nsurfaces = [\"oauth-as\"]\n",
+        );
+        let why = skip_reason(&needs_redirect, &target, &vars).expect("skipped");
+        assert!(why.contains("`oauth.as_redirect_uri`"), "{why}");
     }
 }

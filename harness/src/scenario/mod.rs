@@ -31,7 +31,7 @@ pub struct Scenario {
     #[serde(default)]
     pub needs: Vec<String>,
     /// Surfaces the scenario needs besides those its steps name (`mcp-http`, `mcp-stdio`, `rest`, `cli`,
-    /// `device-host`); missing → scenario skipped.
+    /// `device-host`, `oauth-as`); missing → scenario skipped.
     #[serde(default)]
     pub surfaces: Vec<String>,
     /// Operations of the `rest` surface the scenario needs; missing → scenario skipped.
@@ -169,6 +169,9 @@ pub struct Condition {
     pub contains: Option<String>,
     /// The value does not contain this.
     pub excludes: Option<String>,
+    /// The value is (`true`) or is not (`false`) a JWT whose claims can be read (e.g. a captured access token;
+    /// see [`crate::expect::json::jwt_payload`]). The value itself is never shown: it may be a credential.
+    pub jwt: Option<bool>,
 }
 
 impl Condition {
@@ -201,6 +204,17 @@ impl Condition {
                 "applies when `{}` does not contain `{x}`; it is `{v}`",
                 self.var
             ));
+        }
+        if let Some(want) = self.jwt {
+            let is = crate::expect::json::jwt_payload(v).is_some();
+            if is != want {
+                let (when, it) = if want {
+                    ("is a JWT", "is not (an opaque value)")
+                } else {
+                    ("is not a JWT", "is one")
+                };
+                return Err(format!("applies when `{}` {when}; it {it}", self.var));
+            }
         }
         Ok(())
     }
@@ -335,4 +349,41 @@ pub fn load_all(dir: &Path, catalog: &Catalog) -> Result<Vec<Scenario>, FileErro
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_conditions_never_show_the_value() {
+        use base64::Engine as _;
+        let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = format!("{}.{}.sig", b(r#"{"alg":"ES256"}"#), b(r#"{"aud":"x"}"#));
+        let mut vars = Vars::default();
+        vars.set("access", &jwt);
+        vars.set("opaque", "op4que-t0ken-value");
+        let cond = |var: &str, jwt: bool| Condition {
+            var: var.into(),
+            equals: None,
+            contains: None,
+            excludes: None,
+            jwt: Some(jwt),
+        };
+        assert!(cond("access", true).holds(&vars).is_ok());
+        assert!(cond("opaque", false).holds(&vars).is_ok());
+        let why = cond("opaque", true).holds(&vars).unwrap_err();
+        assert_eq!(
+            why,
+            "applies when `opaque` is a JWT; it is not (an opaque value)"
+        );
+        let why = cond("access", false).holds(&vars).unwrap_err();
+        assert!(!why.contains(&jwt), "{why}");
+        vars.set(
+            "missing.gone",
+            "step `control` yielded no JSON value at `/access_token`",
+        );
+        let why = cond("gone", true).holds(&vars).unwrap_err();
+        assert!(why.contains("has no value (step `control`"), "{why}");
+    }
 }

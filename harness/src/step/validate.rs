@@ -79,6 +79,7 @@ pub const TARGET_VARS: &[&str] = &[
     "oauth.as_issuer",
     "oauth.as_client_id",
     "oauth.as_redirect_uri",
+    "oauth.as_resource",
     "cli.base_url_env",
     "cli.ca_bundle_env",
     "cli.org_env",

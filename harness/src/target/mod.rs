@@ -1,7 +1,9 @@
 //! Target files (`targets/*.toml`), version 2: how to launch or reach an implementation, the surfaces it
 //! offers ([`surface`]), the principals it provisions ([`principal`]), and how its upstream API answers.
 //!
-//! Version-1 files (`[surface] mcp_url = …`) still load: `[surface]` is read as `[surfaces.mcp-http]`.
+//! Version-1 files (`[surface] mcp_url = …`) still load: `[surface]` is read as `[surfaces.mcp-http]`; so does the
+//! earlier spelling of a co-hosted authorization server, `[oauth] as_issuer`, `as_client_id`, `as_redirect_uri`,
+//! read as `[surfaces.oauth-as]`.
 
 pub mod browser;
 pub mod principal;
@@ -14,7 +16,7 @@ pub use principal::{Credential, Directory, Principal, PrincipalKind, Selector, U
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-pub use surface::{McpHttp, McpStdio, Surfaces};
+pub use surface::{McpHttp, McpStdio, OAuthAs, Surfaces};
 
 /// A parsed, validated target file.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,8 +29,8 @@ pub struct Target {
     pub description: String,
     /// Profiles the implementation claims; only their scenarios run.
     pub profiles: Vec<String>,
-    /// How to start the long-running implementation (behind `mcp-http`, `rest`, `device-host`); absent when it
-    /// already runs.
+    /// How to start the long-running implementation (behind `mcp-http`, `rest`, `device-host`, `oauth-as`);
+    /// absent when it already runs.
     pub launch: Option<Launch>,
     /// Version 1's `[surface]` (`mcp_url`, `mcp_version`), read as `[surfaces.mcp-http]`.
     #[serde(default)]
@@ -156,14 +158,13 @@ pub struct OAuth {
     /// How a call without the needed scope is refused (OAUTH-SCOPE-002, catalog AMB-09).
     #[serde(default)]
     pub scope_errors: ScopeErrors,
-    /// The issuer of an authorization server the target serves itself (a template such as `{ready.as}`,
-    /// expanded once the target is up): enables the co-hosted AS checks (OAUTH-AS-002..006) as
-    /// `{oauth.as_issuer}`.
-    pub as_issuer: Option<String>,
-    /// A public client registered at that AS (`{oauth.as_client_id}`).
-    pub as_client_id: Option<String>,
-    /// Its registered redirect URI (`{oauth.as_redirect_uri}`).
-    pub as_redirect_uri: Option<String>,
+    /// The earlier spelling of `[surfaces.oauth-as] issuer`, read as that surface (see [`OAuthAs`]); `None` once
+    /// the file is loaded.
+    as_issuer: Option<String>,
+    /// The earlier spelling of `[surfaces.oauth-as] client_id`.
+    as_client_id: Option<String>,
+    /// The earlier spelling of `[surfaces.oauth-as] redirect_uri`.
+    as_redirect_uri: Option<String>,
 }
 
 /// How an implementation refuses a call whose token lacks the tool's scope.
@@ -197,6 +198,7 @@ impl Target {
         target.path = path.to_path_buf();
         target
             .upgrade_v1()
+            .and_then(|()| target.upgrade_oauth_as())
             .and_then(|()| target.validate())
             .map_err(|e| FileError::from_invalid(path, &text, e))?;
         Ok(target)
@@ -222,6 +224,45 @@ impl Target {
         Ok(())
     }
 
+    /// Reads `[oauth] as_issuer`, `as_client_id`, `as_redirect_uri` (the spelling before the `oauth-as` surface)
+    /// as `[surfaces.oauth-as]`, whose `resource` then defaults to the `mcp-http` URL as it did.
+    fn upgrade_oauth_as(&mut self) -> Result<(), Invalid> {
+        let o = &mut self.oauth;
+        let (issuer, client_id, redirect_uri) = (
+            o.as_issuer.take(),
+            o.as_client_id.take(),
+            o.as_redirect_uri.take(),
+        );
+        let Some(issuer) = issuer else {
+            return match (client_id, redirect_uri) {
+                (None, None) => Ok(()),
+                (c, _) => Err(Invalid::new(
+                    if c.is_some() {
+                        "oauth.as_client_id"
+                    } else {
+                        "oauth.as_redirect_uri"
+                    },
+                    "names a client of an authorization server the file does not declare: give \
+                     `[surfaces.oauth-as]` with `issuer`, `client_id` and `redirect_uri`",
+                )),
+            };
+        };
+        if self.surfaces.oauth_as.is_some() {
+            return Err(Invalid::new(
+                "oauth.as_issuer",
+                "`[oauth] as_issuer` is the earlier spelling of `[surfaces.oauth-as] issuer`: give only \
+                 `[surfaces.oauth-as]` (`issuer`, `client_id`, `redirect_uri`)",
+            ));
+        }
+        self.surfaces.oauth_as = Some(OAuthAs {
+            issuer,
+            client_id,
+            redirect_uri,
+            resource: None,
+        });
+        Ok(())
+    }
+
     /// Every validation rule of a target file, each reporting the field it is about.
     pub fn validate(&self) -> Result<(), Invalid> {
         self.validate_profiles()?;
@@ -232,7 +273,7 @@ impl Target {
             return Err(Invalid::new(
                 "surfaces",
                 "declares no surface: add `[surfaces.mcp-http]` (`url`), `[surfaces.mcp-stdio]`, `[surfaces.rest]`, \
-                 `[surfaces.cli]` or `[surfaces.device-host]`",
+                 `[surfaces.cli]`, `[surfaces.device-host]` or `[surfaces.oauth-as]`",
             ));
         }
         self.surfaces.validate().map_err(|e| e.under("surfaces"))?;
@@ -313,8 +354,8 @@ impl Target {
             .collect()
     }
 
-    /// Template variables the target itself provides to scenarios (`oauth.*`, `scope.*`, `mcp_version`,
-    /// `cred.*`, `key.*`).
+    /// Template variables the target itself provides to scenarios (`oauth.*` with the `oauth-as` surface's
+    /// `oauth.as_*`, `scope.*`, `mcp_version`, `cred.*`, `key.*`).
     ///
     /// Credentials read from the environment that are unset are simply absent (checks needing them are skipped).
     pub fn vars(&self) -> Vars {
@@ -327,6 +368,7 @@ impl Target {
             .map(|m| m.mcp_version.as_str());
         v.set("mcp_version", version.unwrap_or("2025-11-25"));
         self.oauth.set_vars(&mut v);
+        self.surfaces.set_as_vars(&mut v);
         v.set("upstream_key_header", &self.upstream_key_header);
         if let Some(s) = &self.scope {
             v.set("scope.list_tool", &s.list_tool);
@@ -407,10 +449,6 @@ impl OAuth {
             ("oauth.low_scope", &self.low_scope),
             ("oauth.call_tool", &self.call_tool),
             ("oauth.upstream_tool", &self.upstream_tool),
-            // Templates until the target is up (then expanded by the runner), so `needs` sees them.
-            ("oauth.as_issuer", &self.as_issuer),
-            ("oauth.as_client_id", &self.as_client_id),
-            ("oauth.as_redirect_uri", &self.as_redirect_uri),
         ];
         for (k, val) in optional {
             if let Some(val) = val {

@@ -1,14 +1,21 @@
 //! Surfaces: the transports through which a target is reached, each with its vendor-specific names.
 //!
-//! A target declares any of `mcp-http`, `mcp-stdio`, `rest`, `cli` and `device-host`; a scenario names the
-//! surfaces (and REST operations) it needs and is skipped, with the reason, when the target lacks one.
+//! A target declares any of `mcp-http`, `mcp-stdio`, `rest`, `cli`, `device-host` and `oauth-as`; a scenario names
+//! the surfaces (and REST operations) it needs and is skipped, with the reason, when the target lacks one.
 
 use crate::error::Invalid;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The names a scenario may give in `surfaces`.
-pub const SURFACES: &[&str] = &["mcp-http", "mcp-stdio", "rest", "cli", "device-host"];
+pub const SURFACES: &[&str] = &[
+    "mcp-http",
+    "mcp-stdio",
+    "rest",
+    "cli",
+    "device-host",
+    "oauth-as",
+];
 
 /// Every surface a target may declare.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -27,6 +34,9 @@ pub struct Surfaces {
     /// Device-authorization endpoints the target hosts.
     #[serde(rename = "device-host")]
     pub device_host: Option<DeviceHost>,
+    /// An OAuth authorization server the target serves itself (beside its MCP endpoint, or alone).
+    #[serde(rename = "oauth-as")]
+    pub oauth_as: Option<OAuthAs>,
 }
 
 impl Surfaces {
@@ -38,6 +48,7 @@ impl Surfaces {
             "rest" => self.rest.is_some(),
             "cli" => self.cli.is_some(),
             "device-host" => self.device_host.is_some(),
+            "oauth-as" => self.oauth_as.is_some(),
             _ => false,
         }
     }
@@ -57,6 +68,84 @@ impl Surfaces {
         }
         if let Some(c) = &self.cli {
             c.validate().map_err(|e| e.under("cli"))?;
+        }
+        if let Some(a) = &self.oauth_as {
+            a.validate(self.mcp_http.is_some())
+                .map_err(|e| e.under("oauth-as"))?;
+        }
+        Ok(())
+    }
+
+    /// The resource an `oauth-as` surface issues tokens for (a template): its `resource`, else the `mcp-http`
+    /// URL.
+    pub fn as_resource(&self) -> Option<&str> {
+        let a = self.oauth_as.as_ref()?;
+        a.resource
+            .as_deref()
+            .or_else(|| self.mcp_http.as_ref().map(|m| m.url.as_str()))
+    }
+
+    /// The template variables of the `oauth-as` surface (`oauth.as_issuer`, `oauth.as_client_id`,
+    /// `oauth.as_redirect_uri`, `oauth.as_resource`): templates until the target is up (then expanded by the
+    /// runner), so `needs` sees them.
+    pub fn set_as_vars(&self, v: &mut crate::template::Vars) {
+        for (name, t) in self.as_templates() {
+            v.set(name, t);
+        }
+    }
+
+    /// The `oauth-as` variables and their templates.
+    pub fn as_templates(&self) -> Vec<(&'static str, &str)> {
+        let Some(a) = &self.oauth_as else {
+            return Vec::new();
+        };
+        [
+            ("oauth.as_issuer", Some(a.issuer.as_str())),
+            ("oauth.as_client_id", a.client_id.as_deref()),
+            ("oauth.as_redirect_uri", a.redirect_uri.as_deref()),
+            ("oauth.as_resource", self.as_resource()),
+        ]
+        .into_iter()
+        .filter_map(|(k, t)| Some((k, t?)))
+        .collect()
+    }
+}
+
+/// `oauth-as`: an OAuth authorization server the target serves (OAUTH-AS-002..006). It may be all the target
+/// offers: the harness launches the target for scenarios that need it, and no MCP endpoint is required.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthAs {
+    /// Its issuer (a template such as `{ready.as}`, expanded once the target is up): `{oauth.as_issuer}`.
+    pub issuer: String,
+    /// A public client registered there, whose authorization endpoint answers with a redirect (an
+    /// auto-approving test user, or a stand-in for the login): `{oauth.as_client_id}`.
+    pub client_id: Option<String>,
+    /// That client's registered redirect URI: `{oauth.as_redirect_uri}`.
+    pub redirect_uri: Option<String>,
+    /// The resource (RFC 8707) the AS issues tokens for, the MCP server's URL (template): `{oauth.as_resource}`.
+    /// Defaults to the `mcp-http` surface's `url`; required without one.
+    pub resource: Option<String>,
+}
+
+impl OAuthAs {
+    fn validate(&self, has_mcp_http: bool) -> Result<(), Invalid> {
+        for (field, v) in [
+            ("issuer", Some(&self.issuer)),
+            ("client_id", self.client_id.as_ref()),
+            ("redirect_uri", self.redirect_uri.as_ref()),
+            ("resource", self.resource.as_ref()),
+        ] {
+            if v.is_some_and(|v| v.trim().is_empty()) {
+                return Err(Invalid::new(field, "is empty"));
+            }
+        }
+        if self.resource.is_none() && !has_mcp_http {
+            return Err(Invalid::new(
+                "resource",
+                "give the resource the authorization server issues tokens for (the MCP server's URL): there is \
+                 no `[surfaces.mcp-http]` whose `url` it could default to",
+            ));
         }
         Ok(())
     }

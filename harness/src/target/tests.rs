@@ -155,6 +155,79 @@ fn rest_sets_probe_roles_and_fields_are_checked() {
     assert_eq!(v.get("tenant.b.server"), Some("s1"));
 }
 
+const AS_ONLY: &str = "name = \"t\"\nprofiles = [\"oauth-resource\"]\n[surfaces.oauth-as]\nissuer = \"{ready.url}\"\n";
+
+#[test]
+fn an_authorization_server_alone_is_a_surface_with_its_resource() {
+    let t = load(&format!(
+        "{AS_ONLY}client_id = \"c\"\nredirect_uri = \"http://127.0.0.1:33418/cb\"\nresource = \"{{ready.url}}/mcp\"\n"
+    ))
+    .unwrap();
+    assert_eq!(t.surfaces.names(), vec!["oauth-as"]);
+    let v = t.vars();
+    assert_eq!(v.get("oauth.as_issuer"), Some("{ready.url}"));
+    assert_eq!(v.get("oauth.as_client_id"), Some("c"));
+    assert_eq!(
+        v.get("oauth.as_redirect_uri"),
+        Some("http://127.0.0.1:33418/cb")
+    );
+    assert_eq!(v.get("oauth.as_resource"), Some("{ready.url}/mcp"));
+    assert_eq!(v.get("mcp_url"), None);
+    // Without an MCP endpoint there is nothing the resource could default to.
+    let e = err(AS_ONLY);
+    assert_eq!(e.field, "surfaces.oauth-as.resource", "{e}");
+    assert!(e.message.contains("mcp-http"), "{e}");
+    let e = err(&format!("{AS_ONLY}resource = \"\"\n"));
+    assert_eq!(e.field, "surfaces.oauth-as.resource", "{e}");
+    let e = err(&format!("{AS_ONLY}resource = \"r\"\nscope = \"x\"\n"));
+    assert!(e.message.contains("scope"), "unknown keys: {e}");
+}
+
+#[test]
+fn the_resource_defaults_to_the_mcp_url() {
+    let t = load(&format!(
+        "{HTTP}[surfaces.oauth-as]\nissuer = \"{{ready.as}}\"\n"
+    ))
+    .unwrap();
+    let v = t.vars();
+    assert_eq!(v.get("oauth.as_resource"), Some("https://x/mcp"));
+    assert_eq!(v.get("oauth.as_client_id"), None);
+    let mut names = t.surfaces.names();
+    names.sort();
+    assert_eq!(names, vec!["mcp-http", "oauth-as"]);
+}
+
+/// The spelling before the surface (`[oauth] as_issuer`, …) loads as `[surfaces.oauth-as]`.
+#[test]
+fn oauth_as_fields_are_read_as_the_surface() {
+    let old = format!(
+        "{HTTP}[oauth]\nscope = \"s\"\nas_issuer = \"{{ready.as}}\"\nas_client_id = \"c\"\nas_redirect_uri = \"http://127.0.0.1:33418/cb\"\n"
+    );
+    let t = load(&old).unwrap();
+    let a = t.surfaces.oauth_as.as_ref().expect("the surface");
+    assert_eq!(
+        (
+            a.issuer.as_str(),
+            a.client_id.as_deref(),
+            a.resource.as_deref()
+        ),
+        ("{ready.as}", Some("c"), None)
+    );
+    let v = t.vars();
+    assert_eq!(v.get("oauth.as_issuer"), Some("{ready.as}"));
+    assert_eq!(
+        v.get("oauth.as_redirect_uri"),
+        Some("http://127.0.0.1:33418/cb")
+    );
+    assert_eq!(v.get("oauth.as_resource"), Some("https://x/mcp"));
+    assert_eq!(v.get("oauth.scope"), Some("s"));
+    let e = err(&format!("{old}[surfaces.oauth-as]\nissuer = \"i\"\n"));
+    assert_eq!(e.field, "oauth.as_issuer", "{e}");
+    assert!(e.message.contains("[surfaces.oauth-as]"), "{e}");
+    let e = err(&format!("{HTTP}[oauth]\nas_client_id = \"c\"\n"));
+    assert_eq!(e.field, "oauth.as_client_id", "{e}");
+}
+
 /// Every target file the repository ships loads, the examples for users included.
 #[test]
 fn shipped_target_files_load() {
