@@ -45,12 +45,13 @@ pub(crate) struct AsMetadata {
 /// The protected-resource metadata of `server`: at `header_url` (the
 /// challenge's `resource_metadata`) when given, else (or when that fails) at
 /// the path-inserted then the root well-known URI. Its `resource` must name
-/// the server, else nothing of it is used.
+/// the server, else nothing of it is used. `None`: no document anywhere (a
+/// 2025-03-26 server, see [`legacy_metadata`]).
 pub(crate) async fn resource_metadata(
     http: &Http,
     server: &Url,
     header_url: Option<&str>,
-) -> Result<ResourceMetadata, CliError> {
+) -> Result<Option<ResourceMetadata>, CliError> {
     let mut candidates: Vec<(Url, bool)> = Vec::new();
     if let Some(raw) = header_url {
         let url = urls::endpoint(raw, "resource_metadata URL").map_err(CliError::failure)?;
@@ -68,12 +69,51 @@ pub(crate) async fn resource_metadata(
         let Some(doc) = reply.json.as_ref().filter(|_| reply.ok()) else {
             continue;
         };
-        return check_resource(doc, server, from_root);
+        return check_resource(doc, server, from_root).map(Some);
     }
-    Err(CliError::failure(format!(
-        "no protected resource metadata for {} (tried the challenge's resource_metadata and the well-known URIs)",
-        shown(server)
-    )))
+    Ok(None)
+}
+
+/// MCP 2025-03-26, for a server without protected-resource metadata: the
+/// authorization base URL is the server's origin; its RFC 8414 metadata at
+/// `/.well-known/oauth-authorization-server` (an `issuer` on another origin is
+/// refused unless `accept_mismatch`), else the default endpoints `/authorize`,
+/// `/token` and `/register` there, with PKCE S256 (which 2025-03-26 requires
+/// of every client and server).
+pub(crate) async fn legacy_metadata(
+    http: &Http,
+    server: &Url,
+    accept_mismatch: bool,
+) -> Result<AsMetadata, CliError> {
+    let mut base = server.clone();
+    base.set_path("/");
+    base.set_query(None);
+    base.set_fragment(None);
+    let origin = base.as_str().trim_end_matches('/').to_owned();
+    let url = base
+        .join("/.well-known/oauth-authorization-server")
+        .map_err(|_| CliError::failure("cannot build the 2025-03-26 metadata URL of the server"))?;
+    let reply = http.get(&url).await?;
+    if let Some(doc) = reply.json.as_ref().filter(|_| reply.ok()) {
+        let meta = parse_as(doc);
+        let same_origin = Url::parse(&meta.issuer).is_ok_and(|i| i.origin() == base.origin());
+        if !same_origin && !accept_mismatch {
+            return Err(CliError::failure(format!(
+                "refusing the authorization server metadata at {}: its issuer {:?} is not on the server's origin",
+                shown(&url),
+                meta.issuer
+            )));
+        }
+        return Ok(meta);
+    }
+    Ok(AsMetadata {
+        authorization_endpoint: Some(format!("{origin}/authorize")),
+        token_endpoint: Some(format!("{origin}/token")),
+        registration_endpoint: Some(format!("{origin}/register")),
+        code_challenge_methods: Some(vec!["S256".to_owned()]),
+        issuer: origin,
+        ..AsMetadata::default()
+    })
 }
 
 /// Uses `doc` only if its `resource` names `server`.

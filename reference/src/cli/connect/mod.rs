@@ -5,7 +5,8 @@
 //! (RFC 8414 / OIDC), registration (pre-registered, client ID metadata
 //! document, or RFC 7591), the authorization code grant with PKCE S256,
 //! `state`, `resource` (RFC 8707) and a loopback redirect, or the
-//! client-credentials grant. Then `initialize`, `tools/list`, `tools/call
+//! client-credentials grant. A server without protected-resource metadata is
+//! treated as MCP 2025-03-26 says (metadata or default endpoints on its origin). Then `initialize`, `tools/list`, `tools/call
 //! whoami`, and the tool's text on stdout. 401 `invalid_token` refreshes once;
 //! 403 `insufficient_scope` re-authorizes with the union of scopes, at most
 //! twice. Tokens never appear in output.
@@ -244,12 +245,23 @@ impl Flow {
         self.keep(tokens, &discovered.meta.issuer, scope)
     }
 
-    /// PRM (the challenge's `resource_metadata` unless faulted), then the AS.
+    /// PRM (the challenge's `resource_metadata` unless faulted), then the AS;
+    /// without any PRM, the 2025-03-26 way (metadata or defaults on the origin).
     async fn discover(&self, bearer: Option<&Challenge>) -> Result<Discovered, CliError> {
         let header_url = bearer
             .and_then(|c| c.param("resource_metadata"))
             .filter(|_| !self.faults.has(Fault::IgnoreResourceMetadata));
-        let prm = discovery::resource_metadata(&self.http, &self.server, header_url).await?;
+        let accept_mismatch = self.faults.has(Fault::AcceptIssuerMismatch);
+        let found = discovery::resource_metadata(&self.http, &self.server, header_url).await?;
+        let Some(prm) = found else {
+            let meta =
+                discovery::legacy_metadata(&self.http, &self.server, accept_mismatch).await?;
+            let prm = ResourceMetadata {
+                authorization_servers: vec![meta.issuer.clone()],
+                scopes_supported: None,
+            };
+            return Ok(Discovered { prm, meta });
+        };
         let issuer_url = discovery::choose_issuer(&prm.authorization_servers)?;
         let issuer = prm
             .authorization_servers
@@ -257,7 +269,6 @@ impl Flow {
             .find(|s| Url::parse(s).ok().as_ref() == Some(&issuer_url))
             .cloned()
             .unwrap_or_else(|| issuer_url.to_string());
-        let accept_mismatch = self.faults.has(Fault::AcceptIssuerMismatch);
         let meta =
             discovery::as_metadata(&self.http, &issuer, &issuer_url, accept_mismatch).await?;
         Ok(Discovered { prm, meta })
