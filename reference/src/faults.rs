@@ -271,6 +271,34 @@ faults! {
         "cli connect: the resource_metadata parameter of WWW-Authenticate is ignored; only the well-known PRM URLs are probed",
     EndlessStepUp => "endless-step-up":
         "cli connect: every 403 insufficient_scope starts another authorization, up to 10 (instead of at most 2)",
+    OpenAnyScheme => "open-any-scheme":
+        "cli connect: the authorization endpoint is opened whatever its scheme (javascript:, data:, file:, vbscript:, plain http off loopback)",
+    BrowserViaShell => "browser-via-shell":
+        "cli connect: the browser is started through a shell (sh -c \"$BROWSER <url>\"), so shell syntax in the URL runs",
+    RootPrmFirst => "root-prm-first":
+        "cli connect: without resource_metadata, the root well-known PRM URI is tried before the path-inserted one",
+    RootAsMetadataOnly => "root-as-metadata-only":
+        "cli connect: AS metadata is asked only at /.well-known/oauth-authorization-server on the issuer's origin (issuer path dropped, no OpenID discovery)",
+    AcceptAnyPrmResource => "accept-any-prm-resource":
+        "cli connect: protected resource metadata is used whatever its resource names",
+    PkceUnadvertisedOk => "pkce-unadvertised-ok":
+        "cli connect: an AS whose metadata lacks code_challenge_methods_supported (or S256 in it) is used anyway",
+    FollowMetadataRedirects => "follow-metadata-redirects":
+        "cli connect: a redirect answering a metadata request is followed, wherever it points",
+    NoRefreshGrantType => "no-refresh-grant-type":
+        "cli connect: dynamic registration asks only for the authorization_code grant type (no refresh_token)",
+    AlwaysOfflineAccess => "always-offline-access":
+        "cli connect: offline_access is requested even when the AS metadata does not list it",
+    FixedScope => "fixed-scope":
+        "cli connect: every authorization asks for scope `mcp`, whatever the challenge and metadata say",
+    TwoAuthMethods => "two-auth-methods":
+        "cli connect: token requests authenticate twice: the registered method plus a Basic header (or, for client_secret_basic, the secret in the body too)",
+    ExpiredAssertion => "expired-assertion":
+        "cli connect: private_key_jwt client assertions expired five minutes ago",
+    IgnoreCimd => "ignore-cimd":
+        "cli connect: the client ID metadata document URL is not used where the AS supports it (dynamic registration instead)",
+    RawResource => "raw-resource":
+        "cli connect: resource is the server URL as given (upper-case host kept), not its canonical form",
 }
 
 /// Error for a fault name that is not in [`FAULTS`].

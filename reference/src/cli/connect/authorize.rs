@@ -220,18 +220,17 @@ pub(crate) fn judge(params: &Params, expect: &Expect<'_>) -> Verdict {
     }
 }
 
-/// Opens `url`, waits for the callback and returns the code.
+/// Opens `url` (through a shell under the `browser-via-shell` fault), waits
+/// for the callback and returns the code.
 pub(crate) async fn obtain_code(
     http: &Http,
     listener: &mut Listener,
     url: &Url,
     expect: &Expect<'_>,
+    via_shell: bool,
 ) -> Result<String, CliError> {
-    let mut opener = tokio::spawn(open(
-        http.clone(),
-        url.clone(),
-        listener.redirect_uri.clone(),
-    ));
+    let redirect_uri = listener.redirect_uri.clone();
+    let mut opener = tokio::spawn(open(http.clone(), url.clone(), redirect_uri, via_shell));
     let mut opened = false;
     let deadline = Instant::now() + CALLBACK_WAIT;
     loop {
@@ -273,13 +272,23 @@ pub(crate) async fn obtain_code(
     }
 }
 
-/// Runs `$BROWSER url` (no shell), or without `BROWSER` fetches the URL and
-/// delivers its redirect to the loopback callback.
-async fn open(http: Http, url: Url, redirect_uri: String) -> Result<(), CliError> {
+/// Runs `$BROWSER url` (no shell unless the `browser-via-shell` fault), or
+/// without `BROWSER` fetches the URL and delivers its redirect to the
+/// loopback callback.
+async fn open(http: Http, url: Url, redirect_uri: String, via_shell: bool) -> Result<(), CliError> {
     match std::env::var_os(BROWSER_ENV).filter(|b| !b.is_empty()) {
         Some(browser) => {
-            let status = tokio::process::Command::new(&browser)
-                .arg(url.as_str())
+            let mut command = if via_shell {
+                let mut sh = tokio::process::Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("{} {url}", browser.to_string_lossy()));
+                sh
+            } else {
+                let mut direct = tokio::process::Command::new(&browser);
+                direct.arg(url.as_str());
+                direct
+            };
+            let status = command
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

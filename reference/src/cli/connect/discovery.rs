@@ -8,6 +8,21 @@ use super::http::{Http, Reply};
 use super::urls::{self, shown};
 use crate::cli::CliError;
 
+/// Seeded faults that loosen discovery (all off: the correct client).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Leniency {
+    /// `accept-issuer-mismatch`.
+    pub(crate) accept_issuer_mismatch: bool,
+    /// `root-prm-first`.
+    pub(crate) root_prm_first: bool,
+    /// `root-as-metadata-only`.
+    pub(crate) root_as_metadata_only: bool,
+    /// `accept-any-prm-resource`.
+    pub(crate) accept_any_prm_resource: bool,
+    /// `follow-metadata-redirects`.
+    pub(crate) follow_redirects: bool,
+}
+
 /// The protected resource's metadata, checked against the server URL.
 #[derive(Debug, Clone)]
 pub(crate) struct ResourceMetadata {
@@ -51,6 +66,7 @@ pub(crate) async fn resource_metadata(
     http: &Http,
     server: &Url,
     header_url: Option<&str>,
+    lenient: Leniency,
 ) -> Result<Option<ResourceMetadata>, CliError> {
     let mut candidates: Vec<(Url, bool)> = Vec::new();
     if let Some(raw) = header_url {
@@ -58,17 +74,23 @@ pub(crate) async fn resource_metadata(
         refuse_ssrf(&url, "protected resource metadata")?;
         candidates.push((url, false));
     }
-    let well_known = urls::prm_urls(server);
+    let mut well_known = urls::prm_urls(server);
     let root = well_known.last().cloned();
+    if lenient.root_prm_first {
+        well_known.reverse();
+    }
     candidates.extend(well_known.into_iter().map(|u| {
         let is_root = Some(&u) == root.as_ref();
         (u, is_root)
     }));
     for (url, from_root) in candidates {
-        let reply = http.get(&url).await?;
+        let reply = fetch(http, &url, lenient).await?;
         let Some(doc) = reply.json.as_ref().filter(|_| reply.ok()) else {
             continue;
         };
+        if lenient.accept_any_prm_resource {
+            return Ok(Some(parse_prm(doc)));
+        }
         return check_resource(doc, server, from_root).map(Some);
     }
     Ok(None)
@@ -83,7 +105,7 @@ pub(crate) async fn resource_metadata(
 pub(crate) async fn legacy_metadata(
     http: &Http,
     server: &Url,
-    accept_mismatch: bool,
+    lenient: Leniency,
 ) -> Result<AsMetadata, CliError> {
     let mut base = server.clone();
     base.set_path("/");
@@ -93,11 +115,11 @@ pub(crate) async fn legacy_metadata(
     let url = base
         .join("/.well-known/oauth-authorization-server")
         .map_err(|_| CliError::failure("cannot build the 2025-03-26 metadata URL of the server"))?;
-    let reply = http.get(&url).await?;
+    let reply = fetch(http, &url, lenient).await?;
     if let Some(doc) = reply.json.as_ref().filter(|_| reply.ok()) {
         let meta = parse_as(doc);
         let same_origin = Url::parse(&meta.issuer).is_ok_and(|i| i.origin() == base.origin());
-        if !same_origin && !accept_mismatch {
+        if !same_origin && !lenient.accept_issuer_mismatch {
             return Err(CliError::failure(format!(
                 "refusing the authorization server metadata at {}: its issuer {:?} is not on the server's origin",
                 shown(&url),
@@ -129,10 +151,28 @@ fn check_resource(
             urls::canonical_resource(server)
         )));
     }
-    Ok(ResourceMetadata {
+    Ok(parse_prm(doc))
+}
+
+fn parse_prm(doc: &Value) -> ResourceMetadata {
+    ResourceMetadata {
         authorization_servers: strings(doc, "authorization_servers").unwrap_or_default(),
         scopes_supported: strings(doc, "scopes_supported"),
-    })
+    }
+}
+
+/// `GET url`; under `follow-metadata-redirects`, one redirect is followed.
+async fn fetch(http: &Http, url: &Url, lenient: Leniency) -> Result<Reply, CliError> {
+    let reply = http.get(url).await?;
+    let next = reply
+        .location
+        .as_deref()
+        .filter(|_| lenient.follow_redirects && (300..400).contains(&reply.status))
+        .and_then(|l| url.join(l).ok());
+    match next {
+        Some(next) => http.get(&next).await,
+        None => Ok(reply),
+    }
 }
 
 /// The first of `servers` that may be contacted: https (or http on loopback)
@@ -162,21 +202,29 @@ pub(crate) fn choose_issuer(servers: &[String]) -> Result<Url, CliError> {
 
 /// The metadata of `issuer` (the string the resource metadata gave), from the
 /// first discovery URL that answers with a JSON document; its `issuer` must be
-/// exactly `issuer` unless `accept_mismatch` (the fault).
+/// exactly `issuer` (unless faulted).
 pub(crate) async fn as_metadata(
     http: &Http,
     issuer: &str,
     issuer_url: &Url,
-    accept_mismatch: bool,
+    lenient: Leniency,
 ) -> Result<AsMetadata, CliError> {
-    for url in urls::as_metadata_urls(issuer_url) {
+    let urls = if lenient.root_as_metadata_only {
+        issuer_url
+            .join("/.well-known/oauth-authorization-server")
+            .into_iter()
+            .collect()
+    } else {
+        urls::as_metadata_urls(issuer_url)
+    };
+    for url in urls {
         refuse_ssrf(&url, "authorization server metadata")?;
-        let reply: Reply = http.get(&url).await?;
+        let reply: Reply = fetch(http, &url, lenient).await?;
         let Some(doc) = reply.json.as_ref().filter(|_| reply.ok()) else {
             continue;
         };
         let meta = parse_as(doc);
-        if meta.issuer != issuer && !accept_mismatch {
+        if meta.issuer != issuer && !lenient.accept_issuer_mismatch {
             return Err(CliError::failure(format!(
                 "refusing the authorization server metadata at {}: its issuer {:?} is not {issuer:?}",
                 shown(&url),

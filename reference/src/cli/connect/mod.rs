@@ -30,7 +30,7 @@ use url::Url;
 use self::authorize::{Expect, Listener};
 use self::challenge::Challenge;
 use self::context::Context;
-use self::discovery::{AsMetadata, ResourceMetadata};
+use self::discovery::{AsMetadata, Leniency, ResourceMetadata};
 use self::http::Http;
 use self::pkce::{Method, Pkce, random_token};
 use self::registration::{AuthMethod, Client};
@@ -46,6 +46,8 @@ pub(crate) const MAX_STEP_UPS: u32 = 2;
 pub(crate) const FAULTY_STEP_UPS: u32 = 10;
 /// The scope added when the AS lists it, for refresh tokens.
 pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
+/// The scope every authorization asks for under the `fixed-scope` fault.
+pub(crate) const FIXED_SCOPE: &str = "mcp";
 
 /// What discovery found for the server.
 #[derive(Clone)]
@@ -60,6 +62,8 @@ struct Flow {
     http: Http,
     server: Url,
     resource: String,
+    /// The server URL as given (the `raw-resource` fault sends it as `resource`).
+    raw_server: String,
     store: Store,
     ctx: Context,
     token: SharedToken,
@@ -73,8 +77,9 @@ struct Flow {
 
 /// Runs `connect <server>`.
 pub(crate) async fn run(faults: &Faults, verbose: bool, server: &str) -> CliResult {
-    let server = Url::parse(server.trim())
-        .map_err(|_| CliError::usage(format!("{server:?} is not a URL")))?;
+    let raw_server = server.trim();
+    let server =
+        Url::parse(raw_server).map_err(|_| CliError::usage(format!("{server:?} is not a URL")))?;
     urls::check_endpoint(&server, "MCP server URL").map_err(CliError::usage)?;
     let http = Http::new(verbose)?;
     let token: SharedToken = Arc::default();
@@ -87,6 +92,7 @@ pub(crate) async fn run(faults: &Faults, verbose: bool, server: &str) -> CliResu
     );
     let mut flow = Flow {
         resource: urls::canonical_resource(&server),
+        raw_server: raw_server.to_owned(),
         store: Store::open(faults.has(Fault::TokenToOtherHost))?,
         ctx: Context::from_env()?,
         faults: faults.clone(),
@@ -251,11 +257,11 @@ impl Flow {
         let header_url = bearer
             .and_then(|c| c.param("resource_metadata"))
             .filter(|_| !self.faults.has(Fault::IgnoreResourceMetadata));
-        let accept_mismatch = self.faults.has(Fault::AcceptIssuerMismatch);
-        let found = discovery::resource_metadata(&self.http, &self.server, header_url).await?;
+        let lenient = self.leniency();
+        let found =
+            discovery::resource_metadata(&self.http, &self.server, header_url, lenient).await?;
         let Some(prm) = found else {
-            let meta =
-                discovery::legacy_metadata(&self.http, &self.server, accept_mismatch).await?;
+            let meta = discovery::legacy_metadata(&self.http, &self.server, lenient).await?;
             let prm = ResourceMetadata {
                 authorization_servers: vec![meta.issuer.clone()],
                 scopes_supported: None,
@@ -269,14 +275,27 @@ impl Flow {
             .find(|s| Url::parse(s).ok().as_ref() == Some(&issuer_url))
             .cloned()
             .unwrap_or_else(|| issuer_url.to_string());
-        let meta =
-            discovery::as_metadata(&self.http, &issuer, &issuer_url, accept_mismatch).await?;
+        let meta = discovery::as_metadata(&self.http, &issuer, &issuer_url, lenient).await?;
         Ok(Discovered { prm, meta })
+    }
+
+    /// The discovery faults in force.
+    fn leniency(&self) -> Leniency {
+        Leniency {
+            accept_issuer_mismatch: self.faults.has(Fault::AcceptIssuerMismatch),
+            root_prm_first: self.faults.has(Fault::RootPrmFirst),
+            root_as_metadata_only: self.faults.has(Fault::RootAsMetadataOnly),
+            accept_any_prm_resource: self.faults.has(Fault::AcceptAnyPrmResource),
+            follow_redirects: self.faults.has(Fault::FollowMetadataRedirects),
+        }
     }
 
     /// The challenge's scope, else the PRM's `scopes_supported`, united with
     /// what was asked before; `offline_access` added where the AS lists it.
     fn choose_scope(&mut self, bearer: Option<&Challenge>, d: &Discovered) -> Option<String> {
+        if self.faults.has(Fault::FixedScope) {
+            return Some(FIXED_SCOPE.to_owned());
+        }
         let challenged = bearer.and_then(|c| c.param("scope")).unwrap_or("");
         if !challenged.trim().is_empty() {
             union_into(&mut self.scopes, challenged);
@@ -284,7 +303,8 @@ impl Flow {
             union_into(&mut self.scopes, &supported.join(" "));
         }
         let offered = d.meta.scopes_supported.as_deref().unwrap_or_default();
-        if !self.scopes.is_empty() && offered.iter().any(|s| s == OFFLINE_ACCESS) {
+        let always = self.faults.has(Fault::AlwaysOfflineAccess);
+        if always || (!self.scopes.is_empty() && offered.iter().any(|s| s == OFFLINE_ACCESS)) {
             union_into(&mut self.scopes, OFFLINE_ACCESS);
         }
         (!self.scopes.is_empty()).then(|| self.scopes.join(" "))
@@ -292,7 +312,42 @@ impl Flow {
 
     /// The `resource` parameter, unless faulted away.
     fn resource_param(&self) -> Option<&str> {
-        (!self.faults.has(Fault::NoResourceParam)).then_some(self.resource.as_str())
+        if self.faults.has(Fault::NoResourceParam) {
+            None
+        } else if self.faults.has(Fault::RawResource) {
+            Some(self.raw_server.as_str())
+        } else {
+            Some(self.resource.as_str())
+        }
+    }
+
+    /// The token endpoint of `meta` as `client`, with the token faults in force.
+    fn token_endpoint<'a>(
+        &'a self,
+        meta: &'a AsMetadata,
+        url: &'a Url,
+        client: &'a Client,
+    ) -> TokenEndpoint<'a> {
+        TokenEndpoint {
+            http: &self.http,
+            url,
+            issuer: &meta.issuer,
+            client,
+            key: None,
+            resource: self.resource_param(),
+            two_methods: self.faults.has(Fault::TwoAuthMethods),
+            expired_assertion: self.faults.has(Fault::ExpiredAssertion),
+        }
+    }
+
+    /// The configured client for `meta`'s AS: pre-registered, else (unless
+    /// faulted away) the client ID metadata document.
+    fn configured_client(&self, meta: &AsMetadata) -> Option<Client> {
+        registration::pre_registered(&self.ctx, meta).or_else(|| {
+            (!self.faults.has(Fault::IgnoreCimd))
+                .then(|| registration::metadata_document(&self.ctx, meta))
+                .flatten()
+        })
     }
 
     /// Whether to use the client-credentials grant: the context says so, or it
@@ -317,14 +372,8 @@ impl Flow {
             pem,
             algorithm: self.ctx.signing_algorithm.as_deref().unwrap_or("ES256"),
         });
-        let endpoint = TokenEndpoint {
-            http: &self.http,
-            url: &url,
-            issuer: &meta.issuer,
-            client: &client,
-            key,
-            resource: self.resource_param(),
-        };
+        let mut endpoint = self.token_endpoint(meta, &url, &client);
+        endpoint.key = key;
         endpoint.client_credentials(scope).await
     }
 
@@ -354,11 +403,10 @@ impl Flow {
 
     /// The authorization code grant: checks, client, browser, callback, exchange.
     async fn code_grant(&self, meta: &AsMetadata, scope: Option<&str>) -> Result<Tokens, CliError> {
-        require_s256(meta)?;
-        let authorization = endpoint_of(
-            meta.authorization_endpoint.as_deref(),
-            "authorization endpoint",
-        )?;
+        if !self.faults.has(Fault::PkceUnadvertisedOk) {
+            require_s256(meta)?;
+        }
+        let authorization = self.authorization_endpoint(meta)?;
         let token_url = token_endpoint(meta)?;
         let (client, mut listener) = self.client_and_listener(meta).await?;
         let pkce = Pkce::new(self.pkce_method());
@@ -379,19 +427,23 @@ impl Flow {
             iss_required: meta.iss_parameter_supported,
             skip_state: self.faults.has(Fault::NoStateCheck),
         };
+        let via_shell = self.faults.has(Fault::BrowserViaShell);
+        let url = request.url();
         let code =
-            authorize::obtain_code(&self.http, &mut listener, &request.url(), &expect).await?;
-        let endpoint = TokenEndpoint {
-            http: &self.http,
-            url: &token_url,
-            issuer: &meta.issuer,
-            client: &client,
-            key: None,
-            resource: self.resource_param(),
-        };
-        endpoint
+            authorize::obtain_code(&self.http, &mut listener, &url, &expect, via_shell).await?;
+        self.token_endpoint(meta, &token_url, &client)
             .exchange_code(&code, pkce.verifier.as_deref(), &redirect_uri)
             .await
+    }
+
+    /// The authorization endpoint, checked unless the `open-any-scheme` fault.
+    fn authorization_endpoint(&self, meta: &AsMetadata) -> Result<Url, CliError> {
+        let raw = meta.authorization_endpoint.as_deref();
+        if self.faults.has(Fault::OpenAnyScheme) {
+            return Url::parse(raw.unwrap_or_default().trim())
+                .map_err(|_| CliError::failure("the authorization endpoint is not a URL"));
+        }
+        endpoint_of(raw, "authorization endpoint")
     }
 
     fn pkce_method(&self) -> Method {
@@ -408,9 +460,7 @@ impl Flow {
     /// registration kept for this AS (when its loopback port can be had again),
     /// else a new dynamic registration; with the listener for the redirect.
     async fn client_and_listener(&self, meta: &AsMetadata) -> Result<(Client, Listener), CliError> {
-        let configured = registration::pre_registered(&self.ctx, meta)
-            .or_else(|| registration::metadata_document(&self.ctx, meta));
-        if let Some(client) = configured {
+        if let Some(client) = self.configured_client(meta) {
             return Ok((client, Listener::bind(None).await?));
         }
         let kept = self.store.registration(&meta.issuer)?;
@@ -422,7 +472,9 @@ impl Flow {
         if let Some(kept) = kept.filter(|r| r.redirect_uri == listener.redirect_uri()) {
             return Ok(((&kept).into(), listener));
         }
-        let registered = registration::register(&self.http, meta, listener.redirect_uri()).await?;
+        let with_refresh = !self.faults.has(Fault::NoRefreshGrantType);
+        let registered =
+            registration::register(&self.http, meta, listener.redirect_uri(), with_refresh).await?;
         self.store.save_registration(registered.clone())?;
         Ok(((&registered).into(), listener))
     }
@@ -438,14 +490,7 @@ impl Flow {
         };
         let client = self.refresh_client(&meta)?;
         let url = token_endpoint(&meta)?;
-        let endpoint = TokenEndpoint {
-            http: &self.http,
-            url: &url,
-            issuer: &meta.issuer,
-            client: &client,
-            key: None,
-            resource: self.resource_param(),
-        };
+        let endpoint = self.token_endpoint(&meta, &url, &client);
         let mut tokens = endpoint.refresh(refresh_token).await?;
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = current.refresh_token.clone();
@@ -456,15 +501,12 @@ impl Flow {
     /// The metadata of a stored token's issuer (checked as in discovery).
     async fn issuer_metadata(&self, issuer: &str) -> Result<AsMetadata, CliError> {
         let issuer_url = discovery::choose_issuer(&[issuer.to_owned()])?;
-        let accept_mismatch = self.faults.has(Fault::AcceptIssuerMismatch);
-        discovery::as_metadata(&self.http, issuer, &issuer_url, accept_mismatch).await
+        discovery::as_metadata(&self.http, issuer, &issuer_url, self.leniency()).await
     }
 
     /// The client a refresh authenticates as at `meta`'s AS.
     fn refresh_client(&self, meta: &AsMetadata) -> Result<Client, CliError> {
-        if let Some(client) = registration::pre_registered(&self.ctx, meta)
-            .or_else(|| registration::metadata_document(&self.ctx, meta))
-        {
+        if let Some(client) = self.configured_client(meta) {
             return Ok(client);
         }
         self.store

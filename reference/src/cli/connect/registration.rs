@@ -139,11 +139,13 @@ fn requested_method(meta: &AsMetadata) -> &'static str {
 }
 
 /// Registers at the AS's `registration_endpoint` (RFC 7591 §3.1) with the
-/// loopback `redirect_uri`.
+/// loopback `redirect_uri`; `with_refresh` (false under the
+/// `no-refresh-grant-type` fault) lists the `refresh_token` grant type.
 pub(crate) async fn register(
     http: &Http,
     meta: &AsMetadata,
     redirect_uri: &str,
+    with_refresh: bool,
 ) -> Result<Registration, CliError> {
     let raw = meta.registration_endpoint.as_deref().ok_or_else(|| {
         CliError::failure(
@@ -153,9 +155,14 @@ pub(crate) async fn register(
     })?;
     let endpoint = urls::endpoint(raw, "registration endpoint").map_err(CliError::failure)?;
     let method = requested_method(meta);
+    let grant_types: &[&str] = if with_refresh {
+        &["authorization_code", "refresh_token"]
+    } else {
+        &["authorization_code"]
+    };
     let body = json!({
         "redirect_uris": [redirect_uri],
-        "grant_types": ["authorization_code", "refresh_token"],
+                "grant_types": grant_types,
         "response_types": ["code"],
         "token_endpoint_auth_method": method,
         "client_name": CLIENT_NAME,

@@ -51,6 +51,10 @@ pub(crate) struct TokenEndpoint<'a> {
     pub(crate) key: Option<SigningKey<'a>>,
     /// The `resource` parameter (none under the `no-resource-param` fault).
     pub(crate) resource: Option<&'a str>,
+    /// The `two-auth-methods` fault: a second client authentication.
+    pub(crate) two_methods: bool,
+    /// The `expired-assertion` fault.
+    pub(crate) expired_assertion: bool,
 }
 
 impl TokenEndpoint<'_> {
@@ -98,7 +102,10 @@ impl TokenEndpoint<'_> {
         if let Some(resource) = self.resource {
             form.push(("resource", resource.to_owned()));
         }
-        let basic = self.authenticate(&mut form)?;
+        let mut basic = self.authenticate(&mut form)?;
+        if self.two_methods {
+            basic = self.second_method(&mut form, basic);
+        }
         let reply = self.http.post_form(self.url, &form, basic).await?;
         let access = reply.str("access_token").filter(|_| reply.ok());
         let Some(access_token) = access.filter(|t| !t.is_empty()) else {
@@ -116,6 +123,26 @@ impl TokenEndpoint<'_> {
         Ok(Tokens {
             access_token: access_token.to_owned(),
             refresh_token: reply.str("refresh_token").map(str::to_owned),
+        })
+    }
+
+    /// The `two-auth-methods` fault: the secret in the body beside a Basic
+    /// header, or a Basic header beside the method in the body.
+    fn second_method<'b>(
+        &'b self,
+        form: &mut Vec<(&'static str, String)>,
+        basic: Option<Basic<'b>>,
+    ) -> Option<Basic<'b>> {
+        let client = self.client;
+        let secret = client.client_secret.as_deref().unwrap_or("");
+        if let Some(b) = basic {
+            form.push(("client_id", client.client_id.clone()));
+            form.push(("client_secret", secret.to_owned()));
+            return Some(b);
+        }
+        Some(Basic {
+            id: &client.client_id,
+            secret,
         })
     }
 
@@ -150,7 +177,8 @@ impl TokenEndpoint<'_> {
                 let key = self.key.as_ref().ok_or_else(|| {
                     CliError::failure("private_key_jwt needs private_key_pem in the context")
                 })?;
-                let assertion = client_assertion(&client.client_id, self.issuer, key)?;
+                let assertion =
+                    client_assertion(&client.client_id, self.issuer, key, self.expired_assertion)?;
                 // Optional with an assertion (RFC 7521 §4.2), and what many ASes look clients up by.
                 form.push(("client_id", client.client_id.clone()));
                 form.push(("client_assertion_type", JWT_BEARER_ASSERTION.to_owned()));
@@ -163,10 +191,12 @@ impl TokenEndpoint<'_> {
 
 /// An RFC 7523 §3 client assertion: `iss` = `sub` = the client, `aud` = the
 /// AS issuer, a short `exp`, a fresh `jti`.
+/// `expired` (the `expired-assertion` fault) dates it five minutes back.
 pub(crate) fn client_assertion(
     client_id: &str,
     audience: &str,
     key: &SigningKey<'_>,
+    expired: bool,
 ) -> Result<String, CliError> {
     let alg = Algorithm::from_str(key.algorithm).map_err(|_| {
         CliError::usage(format!(
@@ -197,9 +227,12 @@ pub(crate) fn client_assertion(
             key.algorithm
         ))
     })?;
-    let now = SystemTime::now()
+    let mut now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    if expired {
+        now = now.saturating_sub(ASSERTION_LIFETIME + 300);
+    }
     let claims = json!({
         "iss": client_id,
         "sub": client_id,
@@ -231,7 +264,7 @@ mod tests {
             pem: &pem,
             algorithm: "ES256",
         };
-        let jwt = client_assertion("cc-client", "https://as.test", &key).unwrap();
+        let jwt = client_assertion("cc-client", "https://as.test", &key, false).unwrap();
         let decoding = DecodingKey::from_ec_der(pair.public_key().as_ref());
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_audience(&["https://as.test"]);
@@ -251,11 +284,11 @@ mod tests {
             pem: "x",
             algorithm: "XX999",
         };
-        assert_eq!(client_assertion("c", "a", &key).unwrap_err().code, 2);
+        assert_eq!(client_assertion("c", "a", &key, false).unwrap_err().code, 2);
         let key = SigningKey {
             pem: "x",
             algorithm: "HS256",
         };
-        assert_eq!(client_assertion("c", "a", &key).unwrap_err().code, 2);
+        assert_eq!(client_assertion("c", "a", &key, false).unwrap_err().code, 2);
     }
 }
