@@ -383,32 +383,25 @@ impl WorldSeen {
             let _ = writeln!(text, "browser: opened {} ({})", o.url, o.outcome);
         }
         if !self.marker.is_empty() {
-            text = text.replace(&self.marker, "[MARKER]");
+            let encoded: String =
+                url::form_urlencoded::byte_serialize(self.marker.as_bytes()).collect();
+            text = text
+                .replace(&self.marker, "[MARKER]")
+                .replace(&encoded, "[MARKER]");
         }
         out.push_str(&CALLBACK_PORT.replace_all(&text, "${1}[PORT:callback]"));
     }
 }
 
-/// The journal in arrival order, except that within a run of consecutive MCP requests to one server, its
-/// GETs (the SSE stream a client opens beside its POSTs, racing them) come after the others: a client's
-/// POSTs are sequential, so the transcript is the same from run to run.
+/// The journal in arrival order, except the GETs of the MCP endpoint: a client opens that SSE stream beside
+/// its POSTs, racing them, so they are listed after the rest, sorted. A client's POSTs are sequential, so the
+/// transcript is the same from run to run.
 fn stable_order(requests: &[WorldRequest]) -> Vec<&WorldRequest> {
-    let mut out: Vec<&WorldRequest> = Vec::with_capacity(requests.len());
-    let mut run: Vec<&WorldRequest> = Vec::new();
-    for r in requests {
-        let mcp = r.path == "/mcp" && r.server.starts_with("rs");
-        if !mcp || run.first().is_some_and(|f| f.server != r.server) {
-            run.sort_by_key(|r| r.method == "GET");
-            out.append(&mut run);
-        }
-        if mcp {
-            run.push(r);
-        } else {
-            out.push(r);
-        }
-    }
-    run.sort_by_key(|r| r.method == "GET");
-    out.append(&mut run);
+    let stream = |r: &WorldRequest| r.method == "GET" && r.path == "/mcp";
+    let mut gets: Vec<&WorldRequest> = requests.iter().filter(|r| stream(r)).collect();
+    gets.sort_by_key(|r| r.line());
+    let mut out: Vec<&WorldRequest> = requests.iter().filter(|r| !stream(r)).collect();
+    out.extend(gets);
     out
 }
 

@@ -12,6 +12,11 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+/// A long hexadecimal run in a file name (a hash of a URL with a run-specific port, a random ID): shown as
+/// `[HASH]` so that transcripts are the same from run to run.
+static HASHED: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new("[0-9a-f]{16,}").expect("valid pattern"));
+
 /// The default deadline of an exec step in a scenario with a `[world]`.
 pub const WORLD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -338,10 +343,11 @@ impl Recorded for ExecRecord {
             }
         }
         for f in &self.files {
+            let path = HASHED.replace_all(&f.path, "[HASH]");
             let _ = writeln!(
                 out,
-                "wrote ~/{} ({} bytes, mode {:o})",
-                f.path, f.size, f.mode
+                "wrote ~/{path} ({} bytes, mode {:o})",
+                f.size, f.mode
             );
         }
         if let Some(h) = &self.host {

@@ -19,6 +19,12 @@ pub(crate) fn handle(
     rec: &mut WorldRequest,
 ) -> Response {
     let path = parts.uri.path();
+    if path == "/mcp" && parts.method == http::Method::GET {
+        // No SSE stream here (MCP streamable HTTP allows 405), answered before authentication so that a
+        // client's stream, which races its POSTs, never drives its OAuth (nor counts toward `expire_at`).
+        presented(st, rec);
+        return status(405, r#"{"error":"method not allowed"}"#);
+    }
     if path == "/mcp" {
         return mcp(w, st, i, parts, body, rec);
     }
