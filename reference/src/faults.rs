@@ -274,7 +274,7 @@ faults! {
     OpenAnyScheme => "open-any-scheme":
         "cli connect: the authorization endpoint is opened whatever its scheme (javascript:, data:, file:, vbscript:, plain http off loopback)",
     BrowserViaShell => "browser-via-shell":
-        "cli connect: the browser is started through a shell (sh -c \"$BROWSER <url>\"), so shell syntax in the URL runs",
+        "cli connect: the browser is started through a shell (sh -c '$BROWSER \"<url>\"'), so command substitution in the URL runs",
     RootPrmFirst => "root-prm-first":
         "cli connect: without resource_metadata, the root well-known PRM URI is tried before the path-inserted one",
     RootAsMetadataOnly => "root-as-metadata-only":

@@ -281,7 +281,7 @@ async fn open(http: Http, url: Url, redirect_uri: String, via_shell: bool) -> Re
             let mut command = if via_shell {
                 let mut sh = tokio::process::Command::new("sh");
                 sh.arg("-c")
-                    .arg(format!("{} {url}", browser.to_string_lossy()));
+                    .arg(format!("{} \"{url}\"", browser.to_string_lossy()));
                 sh
             } else {
                 let mut direct = tokio::process::Command::new(&browser);
