@@ -430,6 +430,8 @@ impl World {
     pub fn user_agent(&self) -> UserAgent {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let file = self.opened_file.clone();
+        // URLs opened by earlier steps of the scenario are theirs.
+        let before = new_lines(&file, 0).len();
         let ua = self.ua.clone();
         let redeliver = self.redeliver;
         let mock = self.mock.clone();
@@ -444,7 +446,7 @@ impl World {
             let mut done = Vec::new();
             loop {
                 let last = *stopped.borrow();
-                for url in new_lines(&file, done.len()) {
+                for url in new_lines(&file, before + done.len()) {
                     let outcome = open(&ua, &servers, &url, redeliver).await;
                     let url = mock.relabel_url(&url);
                     done.push(Opened { url, outcome });

@@ -275,6 +275,8 @@ faults! {
         "cli connect: the authorization endpoint is opened whatever its scheme (javascript:, data:, file:, vbscript:, plain http off loopback)",
     BrowserViaShell => "browser-via-shell":
         "cli connect: the browser is started through a shell (sh -c '$BROWSER \"<url>\"'), so command substitution in the URL runs",
+    NoLegacyEndpoints => "no-legacy-endpoints":
+        "cli connect: a 2025-03-26 server without metadata is given up on (no /authorize, /token, /register fallback)",
     RootPrmFirst => "root-prm-first":
         "cli connect: without resource_metadata, the root well-known PRM URI is tried before the path-inserted one",
     RootAsMetadataOnly => "root-as-metadata-only":

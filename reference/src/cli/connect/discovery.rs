@@ -21,6 +21,8 @@ pub(crate) struct Leniency {
     pub(crate) accept_any_prm_resource: bool,
     /// `follow-metadata-redirects`.
     pub(crate) follow_redirects: bool,
+    /// `no-legacy-endpoints`.
+    pub(crate) no_legacy_endpoints: bool,
 }
 
 /// The protected resource's metadata, checked against the server URL.
@@ -127,6 +129,11 @@ pub(crate) async fn legacy_metadata(
             )));
         }
         return Ok(meta);
+    }
+    if lenient.no_legacy_endpoints {
+        return Err(CliError::failure(
+            "the server has neither protected-resource nor authorization server metadata",
+        ));
     }
     Ok(AsMetadata {
         authorization_endpoint: Some(format!("{origin}/authorize")),

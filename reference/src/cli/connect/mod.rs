@@ -287,6 +287,7 @@ impl Flow {
             root_as_metadata_only: self.faults.has(Fault::RootAsMetadataOnly),
             accept_any_prm_resource: self.faults.has(Fault::AcceptAnyPrmResource),
             follow_redirects: self.faults.has(Fault::FollowMetadataRedirects),
+            no_legacy_endpoints: self.faults.has(Fault::NoLegacyEndpoints),
         }
     }
 
