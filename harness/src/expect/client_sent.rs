@@ -117,7 +117,37 @@ impl ClientSent {
         if needs_auth {
             need(&all, "an authorization request")?;
         }
-        for r in &all {
+        self.each_authorization(&all)?;
+        if self.fresh_pkce {
+            fresh(&all)?;
+        }
+        self.scopes(seen, &all)?;
+        if let Some(id) = &self.client_id {
+            client_id(seen, &all, &expand(vars, id)?)?;
+        }
+        if let Some(want) = &self.resource {
+            let want = expand(vars, want)?;
+            let mut reqs = all.clone();
+            reqs.extend(tokens(seen));
+            if let Some(r) = reqs
+                .iter()
+                .find(|r| r.param("resource") != Some(want.as_str()))
+            {
+                return Err((
+                    format!("resource={want} on every authorization and token request"),
+                    r.line(),
+                ));
+            }
+        }
+        if self.redirect_uris_safe {
+            redirect_uris(seen)?;
+        }
+        Ok(())
+    }
+
+    /// PKCE and `state` on each authorization request.
+    fn each_authorization(&self, all: &[&WorldRequest]) -> Result<(), Fail> {
+        for r in all {
             if self.pkce
                 && (r.param("code_challenge_method") != Some("S256")
                     || r.param("code_challenge").is_none())
@@ -131,9 +161,11 @@ impl ClientSent {
                 return Err(("a state parameter".into(), r.line()));
             }
         }
-        if self.fresh_pkce {
-            fresh(&all)?;
-        }
+        Ok(())
+    }
+
+    /// The scopes asked for: the first authorization's, the last one's, and one never asked for.
+    fn scopes(&self, seen: &WorldSeen, all: &[&WorldRequest]) -> Result<(), Fail> {
         if let (Some(want), Some(first)) = (&self.scope, all.first())
             && set(Some(want)) != set(first.param("scope"))
         {
@@ -158,32 +190,12 @@ impl ClientSent {
                 last.line(),
             ));
         }
-        if let Some(id) = &self.client_id {
-            client_id(seen, &all, &expand(vars, id)?)?;
-        }
-        if let Some(want) = &self.resource {
-            let want = expand(vars, want)?;
-            let mut reqs = all.clone();
-            reqs.extend(tokens(seen));
-            if let Some(r) = reqs
-                .iter()
-                .find(|r| r.param("resource") != Some(want.as_str()))
-            {
-                return Err((
-                    format!("resource={want} on every authorization and token request"),
-                    r.line(),
-                ));
-            }
-        }
         if let Some(x) = &self.scope_excludes {
-            let mut reqs = all.clone();
+            let mut reqs = all.to_vec();
             reqs.extend(tokens(seen));
             if let Some(r) = reqs.iter().find(|r| set(r.param("scope")).contains(x)) {
                 return Err((format!("no request for the scope {x}"), r.line()));
             }
-        }
-        if self.redirect_uris_safe {
-            redirect_uris(seen)?;
         }
         Ok(())
     }

@@ -191,40 +191,68 @@ fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
         None => (doc, pointer, at),
         Some(claim) => {
             let claim = expand(vars, claim)?;
-            let (payload, what) = match select(doc, &pointer) {
-                None => (None, "absent".to_string()),
-                Some(Value::String(t)) => (
-                    jwt_payload(t),
-                    format!(
-                        "a string that is not a JWT ({} dot-separated parts, or ones that are not base64url JSON \
-                         objects)",
-                        t.split('.').count()
-                    ),
-                ),
-                Some(other) => (None, format!("not a string: {}", json_kind(other))),
-            };
-            let Some(payload) = payload else {
-                return Err((format!("a JWT at {at}"), what));
-            };
-            claims = Value::Object(payload);
-            (
-                &claims,
-                claim.clone(),
-                format!("`{claim}` of the JWT at {at}"),
-            )
+            claims = jwt_claims(doc, &pointer, &at)?;
+            let at = format!("`{claim}` of the JWT at {at}");
+            (&claims, claim, at)
         }
     };
-    let compact = |v: &Value| snippet(&v.to_string());
     let found = select(doc, &pointer);
     if j.absent {
         return match found {
-            Some(v) => Err((format!("nothing at {at}"), compact(v))),
+            Some(v) => Err((format!("nothing at {at}"), snippet(&v.to_string()))),
             None => Ok(()),
         };
     }
     let Some(v) = found else {
         return Err((format!("a value at {at}"), "absent".into()));
     };
+    equalities(j, v, &at, vars)?;
+    order(j, v, &at, vars)?;
+    shape(j, v, &at)?;
+    if let Some(want) = &j.contains {
+        let want = expand(vars, want)?;
+        if !v
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(want.as_str())))
+        {
+            return Err((
+                format!("{at} containing \"{want}\""),
+                snippet(&v.to_string()),
+            ));
+        }
+    }
+    if let Some(want) = &j.ids {
+        ids(j, v, &at, &expand(vars, want)?, vars)?;
+    }
+    if j.no_empty_members == Some(true) {
+        no_empty_members(v, &at)?;
+    }
+    Ok(())
+}
+
+/// The claims of the JWT at `pointer` (decoded, not verified), or why there is none.
+fn jwt_claims(doc: &Value, pointer: &str, at: &str) -> Result<Value, Fail> {
+    let (payload, what) = match select(doc, pointer) {
+        None => (None, "absent".to_string()),
+        Some(Value::String(t)) => (
+            jwt_payload(t),
+            format!(
+                "a string that is not a JWT ({} dot-separated parts, or ones that are not base64url JSON \
+                 objects)",
+                t.split('.').count()
+            ),
+        ),
+        Some(other) => (None, format!("not a string: {}", json_kind(other))),
+    };
+    match payload {
+        Some(p) => Ok(Value::Object(p)),
+        None => Err((format!("a JWT at {at}"), what)),
+    }
+}
+
+/// `equals`, `equals_or_contains`, `one_of`, `equals_bool` and `number`.
+fn equalities(j: &JsonExpect, v: &Value, at: &str, vars: &Vars) -> Result<(), Fail> {
+    let compact = |v: &Value| snippet(&v.to_string());
     if let Some(want) = &j.equals {
         let want = expand(vars, want)?;
         let text = match v {
@@ -250,7 +278,6 @@ fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
     {
         return Err((format!("{at} one of {allowed:?}"), compact(v)));
     }
-    order(j, v, &at, vars)?;
     if let Some(want) = j.equals_bool
         && v.as_bool() != Some(want)
     {
@@ -260,22 +287,6 @@ fn one(j: &JsonExpect, doc: &Value, vars: &Vars) -> Result<(), Fail> {
         && v.as_f64() != Some(want)
     {
         return Err((format!("{at} = {want}"), compact(v)));
-    }
-    shape(j, v, &at)?;
-    if let Some(want) = &j.contains {
-        let want = expand(vars, want)?;
-        if !v
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(want.as_str())))
-        {
-            return Err((format!("{at} containing \"{want}\""), compact(v)));
-        }
-    }
-    if let Some(want) = &j.ids {
-        ids(j, v, &at, &expand(vars, want)?, vars)?;
-    }
-    if j.no_empty_members == Some(true) {
-        no_empty_members(v, &at)?;
     }
     Ok(())
 }

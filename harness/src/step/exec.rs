@@ -344,11 +344,7 @@ impl Recorded for ExecRecord {
         }
         for f in &self.files {
             let path = HASHED.replace_all(&f.path, "[HASH]");
-            let _ = writeln!(
-                out,
-                "wrote ~/{path} ({} bytes, mode {:o})",
-                f.size, f.mode
-            );
+            let _ = writeln!(out, "wrote ~/{path} ({} bytes, mode {:o})", f.size, f.mode);
         }
         if let Some(h) = &self.host {
             h.render(out);
