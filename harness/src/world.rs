@@ -408,6 +408,7 @@ fn stable_order(requests: &[WorldRequest]) -> Vec<&WorldRequest> {
 /// The user agent at work during one step; [`UserAgent::finish`] stops it.
 pub struct UserAgent {
     stop: tokio::sync::watch::Sender<bool>,
+    gave_up: std::sync::Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<Vec<Opened>>,
     mark: WorldMark,
 }
@@ -434,6 +435,8 @@ impl World {
         let before = new_lines(&file, 0).len();
         let ua = self.ua.clone();
         let redeliver = self.redeliver;
+        let gave_up = std::sync::Arc::new(tokio::sync::Notify::new());
+        let notify = gave_up.clone();
         let mock = self.mock.clone();
         let o = self.mock.origins();
         let servers = [
@@ -448,6 +451,9 @@ impl World {
                 let last = *stopped.borrow();
                 for url in new_lines(&file, before + done.len()) {
                     let outcome = open(&ua, &servers, &url, redeliver).await;
+                    if outcome.starts_with(NOT_OPENED) {
+                        gave_up.notify_one();
+                    }
                     let url = mock.relabel_url(&url);
                     done.push(Opened { url, outcome });
                 }
@@ -459,6 +465,7 @@ impl World {
         });
         UserAgent {
             stop,
+            gave_up: notify,
             task,
             mark: self.mock.mark(),
         }
@@ -487,7 +494,15 @@ impl World {
     }
 }
 
+/// The outcome of a URL the user agent does not open.
+const NOT_OPENED: &str = "not opened";
+
 impl UserAgent {
+    /// Notified when the client hands the user agent a URL it does not open: no callback can come then.
+    pub fn gave_up(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.gave_up.clone()
+    }
+
     /// Stops the user agent (after a last look at the file) and returns what the world saw.
     pub async fn finish(self, world: &World) -> WorldSeen {
         let _ = self.stop.send(true);
@@ -514,7 +529,7 @@ async fn open(ua: &reqwest::Client, servers: &[String], url: &str, redeliver: bo
         .iter()
         .any(|s| !s.is_empty() && url.starts_with(&format!("{s}/")));
     if !ours {
-        return "not opened: not a server of this world".into();
+        return format!("{NOT_OPENED}: not a server of this world");
     }
     let resp = match ua.get(url).send().await {
         Ok(r) => r,

@@ -63,6 +63,9 @@ pub struct ExecRecord {
     pub exit: Option<i32>,
     /// Whether it was killed at the deadline.
     pub timed_out: bool,
+    /// Whether it was stopped early: it gave its browser a URL the user agent does not open, so no callback
+    /// could ever come.
+    pub stopped: bool,
     /// Its stdout (lossy UTF-8).
     pub stdout: String,
     /// Its stderr.
@@ -141,7 +144,8 @@ impl Kind for ExecStep {
         let deadline = self
             .deadline_s
             .map_or(default, std::time::Duration::from_secs);
-        let ran = run_child(child, input, deadline).await;
+        let give_up = agent.as_ref().map(|a| a.gave_up());
+        let ran = run_child(child, input, deadline, give_up).await;
         let world = match (agent, cx.world) {
             (Some(a), Some(w)) => Some(a.finish(w).await),
             _ => None,
@@ -153,7 +157,7 @@ impl Kind for ExecStep {
             let paths = files.iter().map(|f| f.path.clone()).collect();
             crate::host::HostSeen::collect(h, m, &home, &present, paths)
         });
-        let (exit, timed_out, stdout, stderr) =
+        let (exit, timed_out, stopped, stdout, stderr) =
             ran.map_err(|e| format!("waiting for `{program}`: {e}"))?;
         Ok(ExecRecord {
             command_line: std::iter::once(self.command.clone().unwrap_or(program))
@@ -162,6 +166,7 @@ impl Kind for ExecStep {
                 .join(" "),
             exit,
             timed_out,
+            stopped,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             files,
@@ -171,13 +176,16 @@ impl Kind for ExecStep {
     }
 }
 
-type Ran = (Option<i32>, bool, Vec<u8>, Vec<u8>);
+/// Exit code, killed at the deadline, stopped early, stdout, stderr.
+type Ran = (Option<i32>, bool, bool, Vec<u8>, Vec<u8>);
 
-/// Feeds `input` to the child, waits up to `timeout` (then kills it), and keeps what it printed either way.
+/// Feeds `input` to the child, waits up to `timeout` or until `give_up` is notified (then kills it), and keeps
+/// what it printed either way.
 async fn run_child(
     mut child: tokio::process::Child,
     input: String,
     timeout: std::time::Duration,
+    give_up: Option<std::sync::Arc<tokio::sync::Notify>>,
 ) -> std::io::Result<Ran> {
     use tokio::io::AsyncReadExt;
     if let Some(mut stdin) = child.stdin.take() {
@@ -194,16 +202,28 @@ async fn run_child(
     };
     let out = read(child.stdout.take().map(|r| Box::new(r) as _));
     let err = read(child.stderr.take().map(|r| Box::new(r) as _));
-    let (exit, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(status) => (status?.code(), false),
-        Err(_) => {
+    let stop = async {
+        match give_up {
+            Some(n) => n.notified().await,
+            None => std::future::pending().await,
+        }
+    };
+    let (exit, timed_out, stopped) = tokio::select! {
+        waited = tokio::time::timeout(timeout, child.wait()) => match waited {
+            Ok(status) => (status?.code(), false, false),
+            Err(_) => {
+                let _ = child.kill().await;
+                (None, true, false)
+            }
+        },
+        () = stop => {
             let _ = child.kill().await;
-            (None, true)
+            (None, false, true)
         }
     };
     let stdout = out.await.unwrap_or_default();
     let stderr = err.await.unwrap_or_default();
-    Ok((exit, timed_out, stdout, stderr))
+    Ok((exit, timed_out, stopped, stdout, stderr))
 }
 
 type CommandLine = (String, Vec<String>, Vec<(String, String)>);
@@ -353,6 +373,10 @@ impl Recorded for ExecRecord {
             w.render(out);
         }
         let exit = match (self.exit, self.timed_out) {
+            _ if self.stopped => {
+                "stopped: it opened a URL the user agent does not open, so no callback can come"
+                    .to_string()
+            }
             (_, true) => "killed at the deadline".to_string(),
             (Some(c), _) => c.to_string(),
             (None, _) => "ended by a signal".to_string(),
