@@ -230,7 +230,9 @@ fn client_auth(rec: &WorldRequest) -> (ClientAuth, Option<(String, Option<String
     }
     if assertion {
         // RFC 7523 §3: the client is the assertion's subject; `client_id` is optional beside it.
-        let sub = rec.param("client_assertion").and_then(super::assertion::subject);
+        let sub = rec
+            .param("client_assertion")
+            .and_then(super::assertion::subject);
         return (ClientAuth::PrivateKeyJwt, id.or(sub).map(|i| (i, None)));
     }
     if body_secret.is_some() {
