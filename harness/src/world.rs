@@ -611,3 +611,85 @@ fn short(e: &reqwest::Error) -> String {
         "error".into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(server: &str, method: &str, path: &str) -> WorldRequest {
+        let mut r = WorldRequest::default();
+        r.server = server.into();
+        r.method = method.into();
+        r.path = path.into();
+        r
+    }
+
+    #[test]
+    fn the_right_callback_has_the_users_code_and_state() {
+        let tampered =
+            url::Url::parse("http://127.0.0.1:9/cb?code=c1&state=tampered&iss=https%3A%2F%2Fas")
+                .expect("url");
+        let right = with_state(
+            &tampered,
+            "https://as/authorize?state=s%2B1&client_id=x",
+            "c2",
+        );
+        let q: Vec<(String, String)> = right.query_pairs().into_owned().collect();
+        assert_eq!(
+            q,
+            [
+                ("code".to_owned(), "c2".to_owned()),
+                ("iss".to_owned(), "https://as".to_owned()),
+                ("state".to_owned(), "s+1".to_owned()),
+            ]
+        );
+        let none = with_state(&tampered, "https://as/authorize?client_id=x", "c2");
+        assert!(!none.as_str().contains("state"), "{none}");
+    }
+
+    #[test]
+    fn stream_gets_are_listed_last_the_rest_in_arrival_order() {
+        let journal = [
+            req("rs", "POST", "/mcp"),
+            req("rs", "GET", "/mcp"),
+            req("as", "POST", "/token"),
+            req("rs", "DELETE", "/mcp"),
+        ];
+        let order: Vec<String> = stable_order(&journal)
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert_eq!(
+            order,
+            ["POST /mcp", "POST /token", "DELETE /mcp", "GET /mcp"]
+        );
+    }
+
+    #[test]
+    fn callback_ports_are_named_world_ports_are_not() {
+        let text = "redirect_uri=http://127.0.0.1:41234/cb http%3A%2F%2Flocalhost%3A5555%2Fcb https://127.0.0.1:443/mcp";
+        assert_eq!(
+            CALLBACK_PORT.replace_all(text, "${1}[PORT:callback]"),
+            "redirect_uri=http://127.0.0.1:[PORT:callback]/cb http%3A%2F%2Flocalhost%3A[PORT:callback]%2Fcb https://127.0.0.1:443/mcp"
+        );
+    }
+
+    #[test]
+    fn the_browser_script_records_its_argument_uninterpreted() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (script, opened) = (dir.path().join("browser"), dir.path().join("it's opened"));
+        write_browser(&script, &opened).expect("script");
+        let url = "https://as/authorize?x=$(touch${IFS}marker)&y='q'";
+        let status = std::process::Command::new(&script)
+            .arg(url)
+            .current_dir(dir.path())
+            .status()
+            .expect("run");
+        assert!(status.success());
+        assert_eq!(
+            std::fs::read_to_string(&opened).expect("opened"),
+            format!("{url}\n")
+        );
+        assert!(!dir.path().join("marker").exists());
+    }
+}
