@@ -137,15 +137,6 @@ pub fn project_root() -> PathBuf {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Run(args) = &cli.command {
-        // insta reads its settings from the environment: set them before any thread exists.
-        let mode = if args.update_snapshots {
-            snapshot::Mode::Update
-        } else {
-            snapshot::Mode::Check
-        };
-        snapshot::configure(mode, &project_root());
-    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -1,11 +1,13 @@
 //! Snapshots: each scenario's transcript ([`crate::transcript`]) stored as an insta `.snap` file under
 //! `snapshots/TARGET/PROFILE__ID.snap`, so a run is also a regression record.
 //!
-//! A transcript that differs from its snapshot fails the run, with insta's coloured diff on stderr. With
-//! `--update-snapshots` the new transcript is written beside it as `.snap.new`, for `cargo insta review`
-//! (or `cargo insta accept`). insta never writes when `CI` is set.
+//! A transcript that differs from its snapshot fails the run, with a unified diff on stderr. With
+//! `--update-snapshots` the new transcript is written beside it as `.snap.new` in insta's format, for
+//! `cargo insta review` (or `cargo insta accept`). Nothing is written when `CI` is set (insta's rule).
 
 use crate::report::{Outcome, RunReport};
+use insta::TextSnapshotKind;
+use insta::internals::TextSnapshotContents;
 use std::path::{Path, PathBuf};
 
 /// Whether differing transcripts are only reported or also written as `.snap.new`.
@@ -15,23 +17,6 @@ pub enum Mode {
     Check,
     /// Compare, and write `.snap.new` for each new or differing transcript.
     Update,
-}
-
-/// Configures insta for this process. Call once, before any other thread starts (it sets environment
-/// variables insta reads on first use).
-pub fn configure(mode: Mode, project_root: &Path) {
-    let root = std::fs::canonicalize(project_root).unwrap_or_else(|_| project_root.to_path_buf());
-    // SAFETY: called from `main` before the async runtime or any other thread exists.
-    unsafe {
-        std::env::set_var(
-            "INSTA_UPDATE",
-            if mode == Mode::Update { "new" } else { "no" },
-        );
-        std::env::set_var("INSTA_WORKSPACE_ROOT", root);
-        if std::env::var_os("INSTA_OUTPUT").is_none() {
-            std::env::set_var("INSTA_OUTPUT", "diff");
-        }
-    }
 }
 
 /// What the comparison found.
@@ -53,6 +38,12 @@ pub fn name_of(id: &str) -> String {
 }
 
 /// Compares every run scenario's transcript with `dir/TARGET/NAME.snap`.
+///
+/// Nothing here is process-wide: no panic hook, no environment variable, no insta runtime state. The stored
+/// snapshot is read with [`insta::Snapshot::from_file`] and matched with insta's own normalisation
+/// ([`TextSnapshotContents::matches_latest`], or the legacy form), so two comparisons may run at once on
+/// different threads. In [`Mode::Update`], outside CI, a new or differing transcript is written as
+/// `NAME.snap.new` in insta's format for `cargo insta review`.
 pub fn compare(report: &RunReport, dir: &Path, mode: Mode) -> SnapshotReport {
     let dir = dir.join(&report.target);
     let dir = if dir.is_absolute() {
@@ -68,30 +59,103 @@ pub fn compare(report: &RunReport, dir: &Path, mode: Mode) -> SnapshotReport {
         out.no_snapshots = true;
         return out;
     }
-    if mode == Mode::Update {
+    let write = mode == Mode::Update && !is_ci();
+    if write {
         let _ = std::fs::create_dir_all(&dir);
     }
-    let previous_hook = std::panic::take_hook();
-    // insta reports a mismatch by panicking after printing its diff; keep the panic message itself quiet.
-    std::panic::set_hook(Box::new(|_| {}));
+    let show_diff = !matches!(
+        std::env::var("INSTA_OUTPUT").ok().as_deref(),
+        Some("none" | "summary" | "minimal")
+    );
     for s in &report.scenarios {
         if s.outcome == Outcome::Skip {
             continue;
         }
         out.compared += 1;
-        let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path(&dir);
-        settings.set_prepend_module_to_snapshot(false);
-        settings.set_omit_expression(true);
-        settings.set_description(format!("{}: {}", s.id, s.title));
-        let name = name_of(&s.id);
-        let text = s.transcript_text.clone();
-        let matched = settings
-            .bind(|| std::panic::catch_unwind(|| insta::assert_snapshot!(name, text)).is_ok());
-        if !matched {
-            out.differing.push(s.id.clone());
+        let file = dir.join(format!("{}.snap", name_of(&s.id)));
+        let description = format!("{}: {}", s.id, s.title);
+        match compare_one(&file, &s.transcript_text) {
+            Verdict::Same => continue,
+            Verdict::Differs(old) => {
+                out.differing.push(s.id.clone());
+                let mut text = format!("snapshot {}: {}\n", s.id, verdict_line(&file, &old));
+                if show_diff {
+                    text.push_str(&diff(old.as_deref().unwrap_or(""), &s.transcript_text));
+                }
+                if write {
+                    match write_new(&file, &description, &s.transcript_text) {
+                        Ok(new) => text.push_str(&format!("  wrote {}\n", new.display())),
+                        Err(e) => {
+                            text.push_str(&format!("  cannot write {}.new: {e}\n", file.display()))
+                        }
+                    }
+                }
+                // One write per scenario, so concurrent comparisons never interleave their lines.
+                use std::io::Write;
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            }
         }
     }
-    std::panic::set_hook(previous_hook);
     out
+}
+
+/// Whether this is a CI run, by insta's rule: `CI` set to anything but `false`, `0` or empty, or `TF_BUILD` set.
+pub fn is_ci() -> bool {
+    match std::env::var("CI").ok().as_deref() {
+        Some("false" | "0" | "") => false,
+        None => std::env::var_os("TF_BUILD").is_some(),
+        Some(_) => true,
+    }
+}
+
+enum Verdict {
+    Same,
+    /// The stored snapshot's text, `None` when there is none (or it cannot be read).
+    Differs(Option<String>),
+}
+
+fn compare_one(file: &Path, transcript: &str) -> Verdict {
+    let Ok(old) = insta::Snapshot::from_file(file) else {
+        return Verdict::Differs(None);
+    };
+    let Some(old) = old.as_text() else {
+        return Verdict::Differs(None);
+    };
+    let new = TextSnapshotContents::new(transcript.to_string(), TextSnapshotKind::File);
+    if old.matches_latest(&new) || old.matches_legacy(&new) {
+        Verdict::Same
+    } else {
+        Verdict::Differs(Some(old.to_string()))
+    }
+}
+
+fn verdict_line(file: &Path, old: &Option<String>) -> String {
+    match old {
+        Some(_) => format!("the transcript differs from {}", file.display()),
+        None => format!("no snapshot at {}", file.display()),
+    }
+}
+
+/// A unified line diff of the stored snapshot and the new transcript (`-` old, `+` new), three lines of context.
+fn diff(old: &str, new: &str) -> String {
+    let new = TextSnapshotContents::new(new.to_string(), TextSnapshotKind::File).to_string();
+    similar::TextDiff::from_lines(old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header("old snapshot", "new transcript")
+        .to_string()
+}
+
+/// Writes `FILE.new` (`NAME.snap.new`) in insta's file format: a YAML header (`source`, `description`), `---`,
+/// the contents. `cargo insta review` and `cargo insta accept` read it with insta's own parser.
+fn write_new(file: &Path, description: &str, transcript: &str) -> std::io::Result<PathBuf> {
+    let new_path = file.with_extension("snap.new");
+    let contents = TextSnapshotContents::new(transcript.to_string(), TextSnapshotKind::File);
+    // A JSON string is a valid YAML double-quoted scalar, whatever the description holds.
+    let description = serde_json::Value::String(description.to_string()).to_string();
+    let text = format!(
+        "---\nsource: harness/src/snapshot.rs\ndescription: {description}\n---\n{contents}\n"
+    );
+    std::fs::write(&new_path, text)?;
+    Ok(new_path)
 }

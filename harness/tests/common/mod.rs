@@ -76,19 +76,43 @@ pub fn chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Whether this is a CI run: `CI` set to anything but `false`, `0` or empty (the convention insta and most
+/// CI services share).
+pub fn is_ci() -> bool {
+    !matches!(
+        std::env::var("CI").ok().as_deref(),
+        None | Some("false") | Some("0") | Some("")
+    )
+}
+
+/// An external tool (`chromium`, `node`, …) that test `test` needs is missing. Under CI ([`is_ci`]) that is a
+/// failure: panics with "TOOL is required in CI". Otherwise prints a SKIP banner saying what did not run
+/// (`purpose`) and how to get the tool (`install`), written to the process's stderr directly so libtest's
+/// output capture (which would hide it for a passing test) does not swallow it, and returns.
+pub fn skip_missing_tool(tool: &str, test: &str, purpose: &str, install: &str) {
+    if is_ci() {
+        panic!("{tool} is required in CI: {test} cannot {purpose} without it ({install})");
+    }
+    let bar = "!".repeat(80);
+    let banner = format!(
+        "\n{bar}\n!! SKIP: {tool} not found: {test} did not run (it passes as a skip).\n\
+         !! Install it ({install}) to {purpose}; under CI=true a missing {tool} fails.\n{bar}\n"
+    );
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(banner.as_bytes());
+}
+
 /// Chromium for test `test`, or `None` after a visible SKIP banner saying what did not run (`purpose`).
-/// With `CI` set a missing Chromium is a failure, never a skip (`.ci/run` installs it).
+/// Under CI a missing Chromium is a failure, never a skip (`.ci/run` installs it).
 pub fn chromium_or_skip(test: &str, purpose: &str) -> Option<PathBuf> {
     if let Some(exe) = chromium() {
         return Some(exe);
     }
-    if std::env::var_os("CI").is_some() {
-        panic!("chromium is not installed, and CI is set: install it (apt-get install chromium)");
-    }
-    let bar = "!".repeat(80);
-    eprintln!(
-        "\n{bar}\n!! SKIP: chromium not found: {test} did not run.\n\
-         !! Install it (Debian: apt-get install chromium) to {purpose}.\n{bar}\n"
+    skip_missing_tool(
+        "chromium",
+        test,
+        purpose,
+        "Debian: apt-get install chromium",
     );
     None
 }
