@@ -31,6 +31,8 @@ pub enum Command {
     Run(RunArgs),
     /// List scenarios, or requirements with the scenarios that check them.
     List(ListArgs),
+    /// The suite against the reference once per seeded fault: the kill matrix, and what no fault can fail.
+    Selftest(crate::selftest::Args),
     /// Fold several JSON reports (`run --json` / `--report-dir`) into one compatibility table.
     Matrix(MatrixArgs),
     /// The mocks alone on loopback (authorization server, upstream API, device-flow server), for manual poking.
@@ -147,6 +149,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => ExitCode::from(rt.block_on(run(args)) as u8),
         Command::List(args) => ExitCode::from(list(args) as u8),
+        Command::Selftest(args) => ExitCode::from(rt.block_on(crate::selftest::main(args)) as u8),
         Command::Matrix(args) => ExitCode::from(matrix(args) as u8),
         Command::Mocks(m) => match rt.block_on(authconform_mocks::standalone::run(m)) {
             Ok(()) => ExitCode::SUCCESS,

@@ -29,6 +29,7 @@ pub mod reports;
 pub mod requirements;
 pub mod runner;
 pub mod scenario;
+pub mod selftest;
 pub mod snapshot;
 pub mod spans;
 pub mod step;
