@@ -227,6 +227,36 @@ fn a_target_that_never_gets_ready_exits_2_with_the_reason() {
 }
 
 #[test]
+fn a_target_without_launch_that_is_not_listening_is_one_line_and_exits_2() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let t = target_file(dir.path(), "", &url);
+    let started = std::time::Instant::now();
+    let out = bin().args(["run", "--target"]).arg(&t).output().unwrap();
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{s}");
+    let line = format!("cannot reach {url}: connection refused");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).matches(&line).count(),
+        1,
+        "{s}"
+    );
+    // No check is listed as failed: nothing was judged.
+    assert!(!s.contains("MUST"), "{s}");
+    assert!(!s.contains("failed requirements"), "{s}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{s}"
+    );
+}
+
+#[test]
 fn a_target_that_crashes_fails_checks_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -53,6 +53,9 @@ pub struct Shared {
     files: TlsFiles,
     client: HttpClient,
     dir: tempfile::TempDir,
+    /// Surfaces of a target the run does not launch that did not accept a connection, with the reason
+    /// ("cannot reach URL: connection refused"): probed once per run ([`probe_surfaces`]).
+    unreachable: BTreeMap<&'static str, String>,
 }
 
 /// Runs every scenario of `cfg`, calling `on_done` as each finishes.
@@ -71,6 +74,7 @@ pub async fn run(
     let profiles = cfg.target.profiles.clone();
     let run_deadline = started + cfg.run_timeout;
     let jobs = cfg.jobs.max(1);
+    let unreachable = probe_surfaces(&cfg).await;
     let shared = Arc::new(Shared {
         cfg,
         catalog,
@@ -78,6 +82,7 @@ pub async fn run(
         files,
         client,
         dir,
+        unreachable,
     });
     let on_done = Arc::new(on_done);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
@@ -116,6 +121,65 @@ pub async fn run(
         scenarios,
         duration_ms: started.elapsed().as_millis(),
     })
+}
+
+/// How long a surface of a target the run does not launch has to accept a TCP connection.
+const PROBE_DEADLINE: Duration = Duration::from_secs(3);
+
+/// For a target without `[launch]` (nothing to wait for), whether each URL surface some scenario needs
+/// accepts a TCP connection: one probe per surface per run. A surface that does not is not the target failing
+/// checks but the target not being there; its scenarios end as not started, with this one reason.
+async fn probe_surfaces(cfg: &RunConfig) -> BTreeMap<&'static str, String> {
+    let mut out = BTreeMap::new();
+    let target = &cfg.target;
+    if target.launch.is_some() {
+        return out;
+    }
+    let needed: std::collections::BTreeSet<&str> = cfg
+        .scenarios
+        .iter()
+        .flat_map(|s| s.needed_surfaces())
+        .collect();
+    let s = &target.surfaces;
+    let urls: [(&'static str, Option<&String>); 3] = [
+        ("mcp-http", s.mcp_http.as_ref().map(|m| &m.url)),
+        ("rest", s.rest.as_ref().map(|r| &r.base_url)),
+        ("device-host", s.device_host.as_ref().map(|d| &d.base_url)),
+    ];
+    let vars = target.vars();
+    for (name, url) in urls {
+        let Some(url) = url else { continue };
+        if !needed.contains(name) {
+            continue;
+        }
+        let Ok(url) = vars.expand(url) else { continue };
+        if let Err(why) = reach(&url).await {
+            out.insert(name, format!("cannot reach {url}: {why}"));
+        }
+    }
+    out
+}
+
+/// Opens (and drops) one TCP connection to `url`'s host and port within [`PROBE_DEADLINE`].
+async fn reach(url: &str) -> Result<(), String> {
+    let Ok(u) = url::Url::parse(url) else {
+        return Ok(()); // not a URL: the steps say what is wrong with it
+    };
+    let (Some(host), Some(port)) = (u.host_str(), u.port_or_known_default()) else {
+        return Ok(());
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match tokio::time::timeout(PROBE_DEADLINE, tokio::net::TcpStream::connect((host, port))).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+            _ => e.to_string(),
+        }),
+        Err(_) => Err(format!(
+            "no connection within {} s",
+            PROBE_DEADLINE.as_secs()
+        )),
+    }
 }
 
 /// Scenario `i` in its own task, under its deadline (and the run's): a panic or an overrun is that scenario's

@@ -20,7 +20,7 @@ const LAUNCHED_SURFACES: &[&str] = &["mcp-http", "rest", "device-host", "oauth-a
 pub enum SetupError {
     /// The scenario does not apply to this target (a surface, principal or value is missing).
     Skip(String),
-    /// The target process never became ready.
+    /// The target process never became ready, or a target the run does not launch cannot be reached.
     NotStarted(String),
     /// Something else went wrong (mocks, templates).
     Failed(String),
@@ -104,6 +104,13 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
         .resolve(&selectors)
         .map_err(SetupError::Skip)?;
     target.directory().set_vars(&picked, &mut vars);
+    if let Some(why) = s
+        .needed_surfaces()
+        .iter()
+        .find_map(|n| shared.unreachable.get(n))
+    {
+        return Err(SetupError::NotStarted(why.clone()));
+    }
     let mut redactor = Redactor::default();
     for (secret, placeholder) in target.secrets() {
         redactor.add(secret, placeholder);
