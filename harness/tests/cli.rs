@@ -455,3 +455,146 @@ fn a_baseline_lets_known_failures_through_and_ratchets_when_one_is_fixed() {
         "{t}"
     );
 }
+
+/// A plain-HTTP MCP endpoint that refuses a `tools/call` without `mcp:tools` in the token's scope with a
+/// JSON-RPC error object (not an `isError` result), and otherwise echoes. It reads the scope from the JWT
+/// without verifying it: it stands for a server's answer shape, not its token checks. `isError` refusals
+/// (with `rpc_error = false`) make the same server refuse the other way.
+fn scope_refusing_server(rpc_error: bool) -> u16 {
+    use base64::Engine as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 8192];
+            let head_end = loop {
+                let Ok(n) = conn.read(&mut buf) else {
+                    break None;
+                };
+                if n == 0 {
+                    break None;
+                }
+                req.extend_from_slice(&buf[..n]);
+                if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&req[..head_end]).to_string();
+            let header = |name: &str| {
+                head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim()
+                        .eq_ignore_ascii_case(name)
+                        .then(|| v.trim().to_string())
+                })
+            };
+            let len: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            while req.len() < head_end + len {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let body: serde_json::Value =
+                serde_json::from_slice(&req[head_end..]).unwrap_or_default();
+            let scope = header("authorization")
+                .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string))
+                .and_then(|t| t.split('.').nth(1).map(str::to_string))
+                .and_then(|p| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(p)
+                        .ok()
+                })
+                .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+                .and_then(|c| c["scope"].as_str().map(str::to_string));
+            let id = body["id"].clone();
+            let (status, extra, answer) = match (scope, body["method"].as_str()) {
+                (None, _) => (
+                    "401 Unauthorized",
+                    "WWW-Authenticate: Bearer\r\n",
+                    String::new(),
+                ),
+                (_, Some("initialize")) => (
+                    "200 OK",
+                    "Mcp-Session-Id: s1\r\n",
+                    serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {
+                        "protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+                        "serverInfo": {"name": "fake", "version": "0"}}})
+                    .to_string(),
+                ),
+                (_, Some("notifications/initialized")) => ("202 Accepted", "", String::new()),
+                (Some(scope), Some("tools/call")) => {
+                    let answer = if scope.split(' ').any(|s| s == "mcp:tools") {
+                        serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {
+                            "content": [{"type": "text", "text": "hello"}], "isError": false}})
+                    } else if rpc_error {
+                        serde_json::json!({"jsonrpc": "2.0", "id": id,
+                            "error": {"code": -32003, "message": "insufficient scope"}})
+                    } else {
+                        serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {
+                            "content": [{"type": "text", "text": "insufficient scope"}], "isError": true}})
+                    };
+                    ("200 OK", "", answer.to_string())
+                }
+                _ => ("400 Bad Request", "", String::new()),
+            };
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    port
+}
+
+/// OAUTH-SCOPE-002's tool-level check judges a refusal by meaning: a JSON-RPC error object refuses as an
+/// `isError` result does, and the control call beside it must be served a result that is not an error.
+#[test]
+fn a_tool_level_refusal_may_be_a_json_rpc_error_or_an_is_error_result() {
+    for rpc_error in [true, false] {
+        let port = scope_refusing_server(rpc_error);
+        let dir = tempfile::tempdir().unwrap();
+        let t = write(
+            dir.path(),
+            "t.toml",
+            &format!(
+                "name = \"t\"\nprofiles = [\"oauth-resource\"]\n[surface]\nmcp_url = \"http://127.0.0.1:{port}/mcp\"\n\
+                 [oauth]\nscope = \"mcp:read mcp:tools\"\nlow_scope = \"mcp:read\"\ncall_tool = \"echo\"\n\
+                 call_args = '{{\"text\": \"hello\"}}'\nscope_errors = \"tool-level\"\n"
+            ),
+        );
+        let out = bin()
+            .args([
+                "run",
+                "--no-snapshots",
+                "--verbose",
+                "--filter",
+                "insufficient-scope",
+                "--target",
+            ])
+            .arg(&t)
+            .output()
+            .unwrap();
+        let s = text(&out);
+        assert_eq!(out.status.code(), Some(0), "rpc_error={rpc_error}\n{s}");
+        assert!(
+            s.contains(
+                "PASS OAUTH-SCOPE-002 MUST the low-scope call is refused with a tool error result"
+            ),
+            "rpc_error={rpc_error}\n{s}"
+        );
+        assert!(
+            s.contains(
+                "PASS OAUTH-SCOPE-002 SHOULD control: a token with the full scope may call the tool"
+            ),
+            "{s}"
+        );
+    }
+}
