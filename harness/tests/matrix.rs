@@ -514,3 +514,42 @@ async fn html_matrix_renders_in_headless_chromium() {
     assert!(green > 20_000, "pass cells visible: {green} green pixels");
     println!("screenshot: {}", png_path.display());
 }
+
+/// Without Chromium the screenshot test cannot pass silently: outside CI it prints a SKIP banner that
+/// libtest's output capture does not swallow; under `CI=true` it fails. (This test runs that one test of this
+/// binary again, told that Chromium is missing.)
+#[test]
+fn a_missing_chromium_is_a_visible_skip_and_a_failure_under_ci() {
+    let exe = std::env::current_exe().expect("this test binary");
+    let run = |ci: Option<&str>| {
+        let mut c = std::process::Command::new(&exe);
+        c.args(["--exact", "html_matrix_renders_in_headless_chromium"])
+            .env("AUTHCONFORM_CHROMIUM", "/nonexistent/chromium")
+            .env_remove("TF_BUILD");
+        match ci {
+            Some(v) => c.env("CI", v),
+            None => c.env_remove("CI"),
+        };
+        let out = c.output().expect("test binary runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    for ci in [None, Some("false")] {
+        let (ok, text) = run(ci);
+        assert!(ok, "CI={ci:?}\n{text}");
+        assert!(
+            text.contains(
+                "SKIP: chromium not found: html_matrix_renders_in_headless_chromium did not run"
+            ),
+            "CI={ci:?}: the skip is not visible\n{text}"
+        );
+        assert!(text.contains("1 passed"), "{text}");
+    }
+    let (ok, text) = run(Some("true"));
+    assert!(!ok, "{text}");
+    assert!(text.contains("chromium is required in CI"), "{text}");
+}

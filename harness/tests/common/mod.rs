@@ -64,8 +64,13 @@ pub async fn run_target(mut target: Target, faults: &[&str], filter: Option<&str
         .expect("run completes")
 }
 
-/// Debian's Chromium (`/usr/bin/chromium`) or one on `PATH`.
+/// Debian's Chromium (`/usr/bin/chromium`) or one on `PATH`; `AUTHCONFORM_CHROMIUM` names another (a path that
+/// is not a file means "no Chromium", which is how the skip path itself is tested).
 pub fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("AUTHCONFORM_CHROMIUM") {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
     let fixed = PathBuf::from("/usr/bin/chromium");
     if fixed.is_file() {
         return Some(fixed);
