@@ -12,8 +12,8 @@
 //! Chromium's `--dump-dom` waits for the load event, which a `/hold` image delays until the page has written
 //! every verdict (no sleeps); everything binds 127.0.0.1.
 //!
-//! Without Chromium the test prints a visible SKIP (not swallowed by libtest's capture); under CI (`CI` set to anything but
-//! `false`, `0` or empty) it fails instead (`.ci/run` installs it).
+//! Without Chromium the test prints a visible SKIP (not swallowed by libtest's capture); under CI (`CI` set to
+//! anything but `false`, `0` or empty) it fails instead (`.ci/run` installs it).
 
 mod common;
 
