@@ -691,3 +691,71 @@ fn config(args: &Args) -> Result<Config, String> {
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kill(scenario: &str, reqs: &[(&str, Outcome)]) -> Kill {
+        Kill {
+            scenario: scenario.into(),
+            profile: profile_of(scenario).into(),
+            requirements: reqs.iter().map(|(r, o)| (r.to_string(), *o)).collect(),
+        }
+    }
+
+    #[test]
+    fn collateral_is_an_unrelated_must_in_another_profile() {
+        let f = FaultResult {
+            fault: "f".into(),
+            aimed: vec![Aimed {
+                scenario: "a/x".into(),
+                requirement: "R1".into(),
+                want: Outcome::Fail,
+                got: Some(Outcome::Fail),
+            }],
+            kills: vec![
+                kill("a/x", &[("R1", Outcome::Fail)]),
+                kill("a/y", &[("R2", Outcome::Fail)]),
+                kill(
+                    "b/z",
+                    &[
+                        ("R1", Outcome::Fail),
+                        ("R3", Outcome::Warn),
+                        ("R4", Outcome::Fail),
+                    ],
+                ),
+            ],
+            ran: 4,
+        };
+        assert_eq!(f.collateral(), vec![("b/z", "R4")]);
+        assert!(
+            fault_errors(&[f])
+                .iter()
+                .any(|e| e.contains("MUST R4 in b/z"))
+        );
+    }
+
+    #[test]
+    fn a_fault_that_survives_or_kills_nothing_is_named() {
+        let f = FaultResult {
+            fault: "weak".into(),
+            aimed: vec![Aimed {
+                scenario: "a/x".into(),
+                requirement: "R1".into(),
+                want: Outcome::Fail,
+                got: Some(Outcome::Pass),
+            }],
+            kills: vec![],
+            ran: 1,
+        };
+        let errors = fault_errors(&[f]);
+        assert_eq!(
+            errors,
+            [
+                "fault `weak` survives a/x: R1 was PASS, expected FAIL",
+                "fault `weak`: no scenario kills it"
+            ]
+        );
+    }
+}
