@@ -238,7 +238,7 @@ async fn run(args: RunArgs) -> i32 {
         }
     }
     if snaps.as_ref().is_some_and(|s| !s.differing.is_empty()) {
-        println!("{}", snapshot_hint(args.update_snapshots));
+        println!("{}", snapshot_hint(args.update_snapshots, snaps.as_ref()));
     }
     if let Err(e) = write_outputs(&args, &report) {
         eprintln!("authconform: {e}");
@@ -349,9 +349,11 @@ fn compare_snapshots(args: &RunArgs, report: &report::RunReport) -> snapshot::Sn
     snapshot::compare(report, &dir, mode)
 }
 
-fn snapshot_hint(updated: bool) -> &'static str {
-    if updated {
+fn snapshot_hint(update: bool, snaps: Option<&snapshot::SnapshotReport>) -> &'static str {
+    if snaps.is_some_and(|s| s.written > 0) {
         "  wrote .snap.new files: review them with `cargo insta review` (or `cargo insta accept`)"
+    } else if update && snapshot::is_ci() {
+        "  CI is set: no .snap.new file was written; rerun with --update-snapshots outside CI"
     } else {
         "  to record the new transcripts: rerun with --update-snapshots, then `cargo insta review`"
     }

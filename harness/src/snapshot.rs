@@ -30,6 +30,8 @@ pub struct SnapshotReport {
     pub differing: Vec<String>,
     /// The folder did not exist and nothing was compared (a target without a recorded baseline yet).
     pub no_snapshots: bool,
+    /// `.snap.new` files written ([`Mode::Update`] outside CI).
+    pub written: usize,
 }
 
 /// The snapshot name of a scenario ID (`oauth-resource/x` → `oauth-resource__x`).
@@ -67,6 +69,10 @@ pub fn compare(report: &RunReport, dir: &Path, mode: Mode) -> SnapshotReport {
         std::env::var("INSTA_OUTPUT").ok().as_deref(),
         Some("none" | "summary" | "minimal")
     );
+    let color = {
+        use std::io::IsTerminal;
+        std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    };
     for s in &report.scenarios {
         if s.outcome == Outcome::Skip {
             continue;
@@ -80,11 +86,15 @@ pub fn compare(report: &RunReport, dir: &Path, mode: Mode) -> SnapshotReport {
                 out.differing.push(s.id.clone());
                 let mut text = format!("snapshot {}: {}\n", s.id, verdict_line(&file, &old));
                 if show_diff {
-                    text.push_str(&diff(old.as_deref().unwrap_or(""), &s.transcript_text));
+                    let d = diff(old.as_deref().unwrap_or(""), &s.transcript_text);
+                    text.push_str(&if color { paint(&d) } else { d });
                 }
                 if write {
                     match write_new(&file, &description, &s.transcript_text) {
-                        Ok(new) => text.push_str(&format!("  wrote {}\n", new.display())),
+                        Ok(new) => {
+                            out.written += 1;
+                            text.push_str(&format!("  wrote {}\n", new.display()));
+                        }
                         Err(e) => {
                             text.push_str(&format!("  cannot write {}.new: {e}\n", file.display()))
                         }
@@ -144,6 +154,27 @@ fn diff(old: &str, new: &str) -> String {
         .context_radius(3)
         .header("old snapshot", "new transcript")
         .to_string()
+}
+
+/// A unified diff with removed lines red and added lines green (for a terminal).
+fn paint(diff: &str) -> String {
+    diff.split_inclusive('\n')
+        .map(|l| {
+            let code = if l.starts_with("---") || l.starts_with("+++") {
+                "1"
+            } else if l.starts_with('-') {
+                "31"
+            } else if l.starts_with('+') {
+                "32"
+            } else if l.starts_with("@@") {
+                "36"
+            } else {
+                return l.to_string();
+            };
+            let (body, nl) = l.strip_suffix('\n').map_or((l, ""), |b| (b, "\n"));
+            format!("\x1b[{code}m{body}\x1b[0m{nl}")
+        })
+        .collect()
 }
 
 /// Writes `FILE.new` (`NAME.snap.new`) in insta's file format: a YAML header (`source`, `description`), `---`,

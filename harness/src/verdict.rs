@@ -145,6 +145,7 @@ mod tests {
             compared: 1,
             differing: differing.iter().map(|s| s.to_string()).collect(),
             no_snapshots: false,
+            written: 0,
         }
     }
 
