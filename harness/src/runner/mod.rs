@@ -141,19 +141,20 @@ async fn probe_surfaces(cfg: &RunConfig) -> BTreeMap<&'static str, String> {
         .flat_map(|s| s.needed_surfaces())
         .collect();
     let s = &target.surfaces;
-    let urls: [(&'static str, Option<&String>); 3] = [
+    let urls: [(&'static str, Option<&String>); 4] = [
         ("mcp-http", s.mcp_http.as_ref().map(|m| &m.url)),
         ("rest", s.rest.as_ref().map(|r| &r.base_url)),
         ("device-host", s.device_host.as_ref().map(|d| &d.base_url)),
+        ("oauth-as", s.oauth_as.as_ref().map(|a| &a.issuer)),
     ];
     let vars = target.vars();
-    for (name, url) in urls {
-        let Some(url) = url else { continue };
-        if !needed.contains(name) {
-            continue;
-        }
-        let Ok(url) = vars.expand(url) else { continue };
-        if let Err(why) = reach(&url).await {
+    let probes = urls
+        .into_iter()
+        .filter(|(name, _)| needed.contains(name))
+        .filter_map(|(name, url)| Some((name, vars.expand(url?).ok()?)))
+        .map(|(name, url)| async move { (name, reach(&url).await.map_err(|why| (url, why))) });
+    for (name, reached) in futures::future::join_all(probes).await {
+        if let Err((url, why)) = reached {
             out.insert(name, format!("cannot reach {url}: {why}"));
         }
     }
