@@ -6,7 +6,8 @@
 //!
 //! - the aimed scenario's requirement must reach the table's outcome (the fault is *killed* where aimed);
 //! - a fault that fails a MUST check of another requirement in a profile none of its aimed scenarios belong to
-//!   is a *collateral kill*, an error (within the aimed profile such kills are only listed);
+//!   is a *collateral kill*, an error (within the aimed profile such kills are only listed; so are kills by
+//!   the global secret check, which every profile runs);
 //! - a fault nobody kills, a scenario no fault makes fail, a fault missing from the table and a table row
 //!   naming an unknown fault or scenario are errors.
 //!
@@ -30,6 +31,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// Marks a kill of the global secret check (run in every scenario of every profile, so never collateral).
+pub const GLOBAL: &str = " (global)";
 
 /// The variable the reference reads its seeded faults from.
 pub const FAULT_ENV: &str = "AUTHCONFORM_REFERENCE_FAULT";
@@ -121,7 +125,9 @@ impl FaultResult {
         self.aimed.iter().map(|a| profile_of(&a.scenario)).collect()
     }
 
-    /// Kills of a MUST check of a requirement not aimed at, in a profile no aimed scenario belongs to.
+    /// Kills of a MUST check of a requirement not aimed at, in a profile no aimed scenario belongs to. The
+    /// global secret check is not one: it belongs to every profile, and a fault that leaks a key leaks it
+    /// wherever the key is used.
     pub fn collateral(&self) -> Vec<(&str, &str)> {
         let profiles = self.aimed_profiles();
         let aimed: BTreeSet<&str> = self.aimed.iter().map(|a| a.requirement.as_str()).collect();
@@ -131,7 +137,9 @@ impl FaultResult {
             .flat_map(|k| {
                 k.requirements
                     .iter()
-                    .filter(|(r, o)| **o == Outcome::Fail && !aimed.contains(r.as_str()))
+                    .filter(|(r, o)| {
+                        **o == Outcome::Fail && !aimed.contains(r.as_str()) && !r.ends_with(GLOBAL)
+                    })
                     .map(|(r, _)| (k.scenario.as_str(), r.as_str()))
             })
             .collect()
@@ -235,7 +243,12 @@ fn failed_requirements(s: &ScenarioResult) -> BTreeMap<String, Outcome> {
     let mut out: BTreeMap<String, Outcome> = BTreeMap::new();
     for c in &s.checks {
         if matches!(c.outcome, Outcome::Fail | Outcome::Warn) {
-            let worst = out.entry(c.requirement.clone()).or_insert(c.outcome);
+            let key = if c.what.starts_with("global:") {
+                format!("{}{GLOBAL}", c.requirement)
+            } else {
+                c.requirement.clone()
+            };
+            let worst = out.entry(key).or_insert(c.outcome);
             *worst = (*worst).max(c.outcome);
         }
     }
@@ -706,7 +719,7 @@ mod tests {
 
     #[test]
     fn collateral_is_an_unrelated_must_in_another_profile() {
-        let f = FaultResult {
+        let mut f = FaultResult {
             fault: "f".into(),
             aimed: vec![Aimed {
                 scenario: "a/x".into(),
@@ -728,6 +741,8 @@ mod tests {
             ],
             ran: 4,
         };
+        f.kills
+            .push(kill("c/w", &[("HYG-004 (global)", Outcome::Fail)]));
         assert_eq!(f.collateral(), vec![("b/z", "R4")]);
         assert!(
             fault_errors(&[f])
