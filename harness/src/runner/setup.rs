@@ -153,20 +153,7 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
         start_host(shared, def, &mut env).await?;
     }
     if let Some(def) = &s.world {
-        let world = def
-            .start(
-                &s.id,
-                &shared.ca,
-                env.workdir.path(),
-                &mut env.vars,
-                &mut env.redactor,
-            )
-            .await
-            .map_err(|e| SetupError::Failed(format!("the mock world did not start: {e:#}")))?;
-        for (url, name) in world.origins() {
-            env.norm.port(&url, name);
-        }
-        env.world = Some(world);
+        start_world(shared, &s.id, def, &mut env).await?;
     }
     if launch {
         start_target(shared, &mut env).await?;
@@ -263,6 +250,30 @@ fn set_run_vars(shared: &Shared, mocks: &Mocks, vars: &mut Vars, norm: &mut Norm
     vars.set("tls.key_pem", files.key_pem.display().to_string());
     vars.set("authconform", shared.cfg.self_exe.display().to_string());
     vars.set("target_dir", shared.cfg.target.dir().display().to_string());
+}
+
+/// Starts the world of an MCP-client scenario (`[world]`), its ports named in transcripts.
+async fn start_world(
+    shared: &Shared,
+    id: &str,
+    def: &crate::world::WorldDef,
+    env: &mut Env,
+) -> Result<(), SetupError> {
+    let world = def
+        .start(
+            id,
+            &shared.ca,
+            env.workdir.path(),
+            &mut env.vars,
+            &mut env.redactor,
+        )
+        .await
+        .map_err(|e| SetupError::Failed(format!("the mock world did not start: {e:#}")))?;
+    for (url, name) in world.origins() {
+        env.norm.port(&url, name);
+    }
+    env.world = Some(world);
+    Ok(())
 }
 
 /// Starts the scenario's mock vendor host, with the key shape of the target's `cli` surface.
