@@ -122,8 +122,16 @@ fn report(name: &str, unit: &str, outcome: &Outcome) {
 }
 
 async fn get_ok(client: reqwest::Client, url: String) -> bool {
-    match client.get(url).send().await {
-        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+    answered(client.get(url), |s| s.is_success()).await
+}
+
+/// Sends `req` and reads the body; true when the status passes `want`.
+async fn answered(
+    req: reqwest::RequestBuilder,
+    want: impl Fn(reqwest::StatusCode) -> bool,
+) -> bool {
+    match req.send().await {
+        Ok(r) => want(r.status()) && r.bytes().await.is_ok(),
         Err(_) => false,
     }
 }
@@ -139,61 +147,58 @@ async fn main() -> anyhow::Result<()> {
         o.max_requests,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-
     println!("requests/second per mock");
+    upstream_and_metadata(&o).await?;
+    device_endpoints(&o).await?;
+    println!("token endpoint (client_credentials, client_secret_basic): tokens/second");
+    token_endpoint(&o).await?;
+    println!("in-process MockAuthServer::mint (one thread): tokens/second");
+    minting(&o).await
+}
+
+/// The upstream API and the authorization server's metadata and JWKS.
+async fn upstream_and_metadata(o: &Options) -> anyhow::Result<()> {
     let upstream = MockUpstream::start_with(&authconform_mocks::upstream::default_rules()).await?;
     let url = format!("{}/projects", upstream.base_url());
-    let outcome = measure(&o, move |c| get_ok(c, url.clone())).await;
+    let outcome = measure(o, move |c| get_ok(c, url.clone())).await;
     report("upstream GET /projects (journaled)", "req", &outcome);
     drop(upstream);
-
     let auth = MockAuthServer::start(AuthServerConfig::default()).await?;
     let url = auth.metadata_url();
-    let outcome = measure(&o, move |c| get_ok(c, url.clone())).await;
+    let outcome = measure(o, move |c| get_ok(c, url.clone())).await;
     report("auth server GET metadata", "req", &outcome);
     let url = auth.jwks_url();
-    let outcome = measure(&o, move |c| get_ok(c, url.clone())).await;
+    let outcome = measure(o, move |c| get_ok(c, url.clone())).await;
     report("auth server GET /jwks", "req", &outcome);
-    drop(auth);
+    Ok(())
+}
 
+/// The device server's start and poll endpoints.
+async fn device_endpoints(o: &Options) -> anyhow::Result<()> {
     let device = MockDeviceServer::start(DeviceServerConfig::default()).await?;
     let url = device.start_url();
-    let outcome = measure(&o, move |c| {
-        let url = url.clone();
-        async move {
-            match c.post(url).send().await {
-                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                Err(_) => false,
-            }
-        }
+    let outcome = measure(o, move |c| {
+        answered(c.post(url.clone()), |s| s.is_success())
     })
     .await;
     report("device server POST /public/device/start", "req", &outcome);
     let url = device.token_url();
-    let outcome = measure(&o, move |c| {
-        let url = url.clone();
-        async move {
-            // An unknown device code: the full poll path, answered invalid_grant.
-            match c
-                .post(url)
-                .form(&[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                    ("device_code", "unknown"),
-                    ("client_id", "cli"),
-                ])
-                .send()
-                .await
-            {
-                Ok(r) => r.status() == 400 && r.bytes().await.is_ok(),
-                Err(_) => false,
-            }
-        }
+    let outcome = measure(o, move |c| {
+        // An unknown device code: the full poll path, answered invalid_grant.
+        let req = c.post(url.clone()).form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", "unknown"),
+            ("client_id", "cli"),
+        ]);
+        answered(req, |s| s == 400)
     })
     .await;
     report("device server POST /token (poll)", "req", &outcome);
-    drop(device);
+    Ok(())
+}
 
-    println!("token endpoint (client_credentials, client_secret_basic): tokens/second");
+/// The token endpoint, client credentials with a secret, per signing algorithm.
+async fn token_endpoint(o: &Options) -> anyhow::Result<()> {
     for alg in SigningAlg::ALL {
         let auth = MockAuthServer::start(AuthServerConfig {
             alg,
@@ -206,29 +211,24 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
         let url = auth.token_endpoint();
-        let outcome = measure(&o, move |c| {
-            let url = url.clone();
-            async move {
-                match c
-                    .post(url)
-                    .basic_auth("bench", Some("bench-secret"))
-                    .form(&[
-                        ("grant_type", "client_credentials"),
-                        ("resource", "https://mcp.example/mcp"),
-                    ])
-                    .send()
-                    .await
-                {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                }
-            }
+        let outcome = measure(o, move |c| {
+            let req = c
+                .post(url.clone())
+                .basic_auth("bench", Some("bench-secret"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("resource", "https://mcp.example/mcp"),
+                ]);
+            answered(req, |s| s.is_success())
         })
         .await;
         report(&format!("POST /token {alg}"), "tok", &outcome);
     }
+    Ok(())
+}
 
-    println!("in-process MockAuthServer::mint (one thread): tokens/second");
+/// In-process minting, per signing algorithm, on one thread.
+async fn minting(o: &Options) -> anyhow::Result<()> {
     for alg in SigningAlg::ALL {
         let auth = MockAuthServer::start(AuthServerConfig {
             alg,
@@ -248,15 +248,12 @@ async fn main() -> anyhow::Result<()> {
                 Err(_) => failed += 1,
             }
         }
-        report(
-            &format!("mint {alg}"),
-            "tok",
-            &Outcome {
-                ok,
-                failed,
-                elapsed: started.elapsed(),
-            },
-        );
+        let outcome = Outcome {
+            ok,
+            failed,
+            elapsed: started.elapsed(),
+        };
+        report(&format!("mint {alg}"), "tok", &outcome);
     }
     Ok(())
 }
