@@ -254,82 +254,17 @@ impl TokenValidator {
         };
         let header = decode_part(header_b64).ok_or_else(|| invalid("malformed token header"))?;
         let claims = decode_part(payload_b64).ok_or_else(|| invalid("malformed token payload"))?;
-        let alg_name = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("token header has no alg"))?;
         let token_iss = claims.get("iss").and_then(Value::as_str);
-
         if !self.faults.has(Fault::IgnoreIssuer) && token_iss != Some(self.issuer.as_str()) {
             return Err(invalid("token issuer is not trusted"));
         }
-
         if !self.faults.has(Fault::AcceptBadSignature) {
-            if alg_name.eq_ignore_ascii_case("none") {
-                return Err(invalid("unsigned tokens are not accepted"));
-            }
-            let alg =
-                Algorithm::from_str(alg_name).map_err(|_| invalid("unsupported token alg"))?;
-            if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-                return Err(invalid("symmetric token algs are not accepted"));
-            }
-            let key_issuer = if self.faults.has(Fault::IgnoreIssuer) {
-                token_iss.ok_or_else(|| invalid("token has no iss"))?
-            } else {
-                self.issuer.as_str()
-            };
-            let kid = header.get("kid").and_then(Value::as_str);
-            let keys = self.keys_for(key_issuer, kid, alg).await?;
-            let mut validation = Validation::new(alg);
-            validation.required_spec_claims.clear();
-            validation.validate_exp = false;
-            validation.validate_nbf = false;
-            validation.validate_aud = false;
-            let verified = keys
-                .iter()
-                .any(|key| jsonwebtoken::decode::<Value>(token, key, &validation).is_ok());
-            if !verified {
-                return Err(invalid("token signature is invalid"));
-            }
+            self.verify_signature(token, &header, token_iss).await?;
         }
-
-        let now = now() as f64;
-        if !self.faults.has(Fault::AcceptExpired) {
-            let exp = numeric_claim(&claims, "exp")?.ok_or_else(|| invalid("token has no exp"))?;
-            if exp + (LEEWAY_SECS as f64) <= now {
-                return Err(invalid("token has expired"));
-            }
-        }
-        if let Some(nbf) = numeric_claim(&claims, "nbf")?
-            && nbf - (LEEWAY_SECS as f64) > now
-        {
-            return Err(invalid("token is not yet valid"));
-        }
-
+        self.check_times(&claims)?;
         if !self.faults.has(Fault::IgnoreAudience) {
-            let audiences: Vec<&str> = match claims.get("aud") {
-                Some(Value::String(s)) => vec![s.as_str()],
-                Some(Value::Array(values)) => values.iter().filter_map(Value::as_str).collect(),
-                _ => Vec::new(),
-            };
-            let slashed = format!("{}/", self.resource);
-            let resource = if self.faults.has(Fault::SlashedAudience) {
-                slashed.as_str()
-            } else {
-                self.resource.as_str()
-            };
-            let ok = if self.faults.has(Fault::PrefixAudience) {
-                audiences
-                    .iter()
-                    .any(|a| a.starts_with(resource) || resource.starts_with(a))
-            } else {
-                audiences.contains(&resource)
-            };
-            if !ok {
-                return Err(invalid("token audience does not include this resource"));
-            }
+            self.check_audience(&claims)?;
         }
-
         let subject = claims
             .get("sub")
             .and_then(Value::as_str)
@@ -342,6 +277,90 @@ impl TokenValidator {
             .map(|s| s.split_whitespace().map(str::to_owned).collect())
             .unwrap_or_default();
         Ok(VerifiedToken { subject, scopes })
+    }
+
+    /// The signature, by an asymmetric alg, with a key of the trusted issuer (of the token's own `iss` under
+    /// `ignore-issuer`).
+    async fn verify_signature(
+        &self,
+        token: &str,
+        header: &serde_json::Map<String, Value>,
+        token_iss: Option<&str>,
+    ) -> Result<(), TokenError> {
+        let alg_name = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("token header has no alg"))?;
+        if alg_name.eq_ignore_ascii_case("none") {
+            return Err(invalid("unsigned tokens are not accepted"));
+        }
+        let alg = Algorithm::from_str(alg_name).map_err(|_| invalid("unsupported token alg"))?;
+        if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+            return Err(invalid("symmetric token algs are not accepted"));
+        }
+        let key_issuer = if self.faults.has(Fault::IgnoreIssuer) {
+            token_iss.ok_or_else(|| invalid("token has no iss"))?
+        } else {
+            self.issuer.as_str()
+        };
+        let kid = header.get("kid").and_then(Value::as_str);
+        let keys = self.keys_for(key_issuer, kid, alg).await?;
+        let mut validation = Validation::new(alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let verified = keys
+            .iter()
+            .any(|key| jsonwebtoken::decode::<Value>(token, key, &validation).is_ok());
+        if !verified {
+            return Err(invalid("token signature is invalid"));
+        }
+        Ok(())
+    }
+
+    /// `exp` (unless `accept-expired`) and `nbf`, with [`LEEWAY_SECS`].
+    fn check_times(&self, claims: &serde_json::Map<String, Value>) -> Result<(), TokenError> {
+        let now = now() as f64;
+        if !self.faults.has(Fault::AcceptExpired) {
+            let exp = numeric_claim(claims, "exp")?.ok_or_else(|| invalid("token has no exp"))?;
+            if exp + (LEEWAY_SECS as f64) <= now {
+                return Err(invalid("token has expired"));
+            }
+        }
+        if let Some(nbf) = numeric_claim(claims, "nbf")?
+            && nbf - (LEEWAY_SECS as f64) > now
+        {
+            return Err(invalid("token is not yet valid"));
+        }
+        Ok(())
+    }
+
+    /// `aud` names this resource (as the audience faults distort the comparison).
+    fn check_audience(&self, claims: &serde_json::Map<String, Value>) -> Result<(), TokenError> {
+        let audiences: Vec<&str> = match claims.get("aud") {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(values)) => values.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let slashed = format!("{}/", self.resource);
+        let resource = if self.faults.has(Fault::SlashedAudience) {
+            slashed.as_str()
+        } else {
+            self.resource.as_str()
+        };
+        let ok = if self.faults.has(Fault::PrefixAudience) {
+            audiences
+                .iter()
+                .any(|a| a.starts_with(resource) || resource.starts_with(a))
+        } else {
+            audiences.contains(&resource)
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(invalid("token audience does not include this resource"))
+        }
     }
 }
 
