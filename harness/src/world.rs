@@ -194,7 +194,6 @@ impl WorldDef {
                 prm_remove: self.prm_remove.clone(),
                 expire_at: self.expire_at,
                 tool_scope: self.tool_scope.clone(),
-                open_methods: Vec::new(),
             },
             authz: AsScript {
                 issuer_path: self.issuer_path.clone(),

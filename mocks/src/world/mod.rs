@@ -91,8 +91,6 @@ pub struct RsScript {
     pub expire_at: Option<usize>,
     /// The scope a `tools/call` needs; without it the answer is 403 `insufficient_scope`.
     pub tool_scope: Option<String>,
-    /// Methods answered without a token (e.g. `initialize`).
-    pub open_methods: Vec<String>,
 }
 
 /// The script of the authorization server.
@@ -359,12 +357,6 @@ impl MockWorld {
             }
         }
         out
-    }
-
-    /// Whether `token` is an access token the world issued (any side).
-    pub fn issued(&self, token: &str) -> bool {
-        let st = self.shared.lock();
-        st.sides.iter().any(|s| s.knows_token(token))
     }
 }
 

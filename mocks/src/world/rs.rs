@@ -120,25 +120,16 @@ fn mcp(
     body: &[u8],
     rec: &mut WorldRequest,
 ) -> Response {
-    let token = presented(st, rec);
-    let open = rec
-        .rpc
-        .as_ref()
-        .is_some_and(|m| w.config.rs.open_methods.contains(m));
-    let scope = match token.as_deref().map(|t| (t, check_token(st, i, t))) {
-        Some((_, Some((true, scope)))) => scope,
-        Some((_, Some((false, _)))) | Some((_, None)) if !open => {
-            return refuse(w, i, 401, "error=\"invalid_token\"", rec);
-        }
-        None if !open => return refuse(w, i, 401, "", rec),
-        _ => None,
+    let Some(token) = presented(st, rec) else {
+        return refuse(w, i, 401, "", rec);
     };
-    if let Some(t) = token.as_deref().filter(|_| !open) {
-        st.authorized[i] += 1;
-        if w.config.rs.expire_at == Some(st.authorized[i]) {
-            st.sides[i].expire(t);
-            return refuse(w, i, 401, "error=\"invalid_token\"", rec);
-        }
+    let Some((true, scope)) = check_token(st, i, &token) else {
+        return refuse(w, i, 401, "error=\"invalid_token\"", rec);
+    };
+    st.authorized[i] += 1;
+    if w.config.rs.expire_at == Some(st.authorized[i]) {
+        st.sides[i].expire(&token);
+        return refuse(w, i, 401, "error=\"invalid_token\"", rec);
     }
     rpc(w, i, parts, body, scope.as_deref(), rec)
 }
