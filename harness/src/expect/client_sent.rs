@@ -63,6 +63,31 @@ pub struct ClientSent {
 
 impl Expectation for ClientSent {
     fn validate(&self, cx: &ValidateCx) -> Result<(), Invalid> {
+        let flags = [
+            self.pkce,
+            self.fresh_pkce,
+            self.state,
+            self.one_auth_method,
+            self.redirect_uris_safe,
+            self.bearer_only,
+            self.own_tokens_only,
+            self.refreshed,
+        ];
+        let values = [
+            &self.resource,
+            &self.scope,
+            &self.scope_excludes,
+            &self.client_id,
+            &self.token_auth,
+            &self.grant,
+            &self.registers_grant,
+        ];
+        if !flags.contains(&true)
+            && values.iter().all(|v| v.is_none())
+            && self.last_scope_includes.is_empty()
+        {
+            return Err(Invalid::new("", "expects nothing"));
+        }
         for (field, t) in [("resource", &self.resource), ("client_id", &self.client_id)] {
             if let Some(t) = t {
                 cx.template(field, t)?;
@@ -409,4 +434,20 @@ fn lines(v: &[&WorldRequest]) -> String {
         return "none".into();
     }
     v.iter().map(|r| r.line()).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_expectation_is_refused() {
+        let cx = ValidateCx::default();
+        assert!(ClientSent::default().validate(&cx).is_err());
+        let pkce = ClientSent {
+            pkce: true,
+            ..ClientSent::default()
+        };
+        assert!(pkce.validate(&cx).is_ok());
+    }
 }
