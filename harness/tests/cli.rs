@@ -377,7 +377,7 @@ fn a_target_that_hangs_meets_the_step_and_run_deadlines() {
         .unwrap();
     let s = text(&out);
     assert_eq!(out.status.code(), Some(1), "{s}");
-    assert!(s.contains("whole-run deadline"), "{s}");
+    assert!(s.contains("whole-run deadline (1 s), during step `"), "{s}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "the run deadline did not stop the run"

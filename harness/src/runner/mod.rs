@@ -6,6 +6,7 @@
 //! render (the redacted, normalised transcript).
 
 pub mod judge;
+pub mod phase;
 mod secrets;
 pub mod setup;
 mod tokens;
@@ -189,19 +190,29 @@ async fn guarded(shared: Arc<Shared>, i: usize, run_deadline: Instant) -> Scenar
     let scenario = &shared.cfg.scenarios[i];
     let t0 = Instant::now();
     let deadline = (t0 + shared.cfg.scenario_timeout).min(run_deadline);
-    let inner = tokio::spawn(run_scenario(shared.clone(), i));
+    let phase = phase::Phase::default();
+    let inner = tokio::spawn(phase::tracked(
+        phase.clone(),
+        run_scenario(shared.clone(), i),
+    ));
     let abort = inner.abort_handle();
     let error = match tokio::time::timeout_at(deadline, inner).await {
         Ok(Ok(r)) => return r,
         Ok(Err(join)) => format!("internal error in the harness: {join}"),
         Err(_) => {
             abort.abort();
-            let which = if deadline == run_deadline {
-                "the whole-run deadline"
+            let (which, limit) = if deadline == run_deadline {
+                ("the whole-run deadline", shared.cfg.run_timeout)
             } else {
-                "its deadline"
+                ("its deadline", shared.cfg.scenario_timeout)
             };
-            format!("scenario did not finish before {which}")
+            let at = phase.current();
+            let secs = limit.as_secs_f32();
+            if at.is_empty() {
+                format!("scenario did not finish before {which} ({secs:.0} s)")
+            } else {
+                format!("scenario did not finish before {which} ({secs:.0} s), {at}")
+            }
         }
     };
     failed_setup(&shared, scenario, SetupError::Failed(error), t0)
@@ -292,6 +303,7 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         Err(e) => return failed_setup(&shared, s, e, t0),
     };
     let (records, groups) = exec(&shared, s, &mut env).await;
+    phase::set("while judging");
     redact_sessions(s, &records, &mut env);
     if let Some(w) = &env.world {
         w.secrets(&mut env.redactor);
@@ -316,6 +328,7 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     let transcript = transcript(&records, &env.redactor);
     let transcript_text = crate::transcript::render(&records, &checks, &env.redactor, &env.norm);
     if let Some(p) = env.process.take() {
+        phase::set("while stopping the target");
         p.stop().await;
     }
     ScenarioResult {
@@ -366,6 +379,7 @@ async fn run_step(shared: &Shared, env: &mut Env, step: &crate::step::Step) -> R
         host: env.host.as_ref(),
         world: env.world.as_ref(),
     };
+    phase::set(format!("during step `{}`", step.name));
     let record = step.run(&cx).await;
     for tpl in &step.may_show {
         if let Ok(v) = env.vars.expand(tpl) {

@@ -124,6 +124,7 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
     }
     let surfaces = s.needed_surfaces();
     let launch = target.launch.is_some() && LAUNCHED_SURFACES.iter().any(|l| surfaces.contains(l));
+    super::phase::set("while starting the mocks");
     let mocks = start_mocks(shared, s, &vars, launch || !s.tokens.is_empty())
         .await
         .map_err(|e| SetupError::Failed(format!("mocks did not start: {e:#}")))?;
@@ -309,6 +310,10 @@ async fn start_target(shared: &Shared, env: &mut Env) -> Result<(), SetupError> 
         return Ok(());
     };
     let started = Instant::now();
+    super::phase::set(match &l.ready.stdout {
+        Some(p) => format!("while launching the target (no stdout line matched `{p}` yet)"),
+        None => "while launching the target (not ready yet)".to_string(),
+    });
     if let Ok(port) = launch::free_port() {
         env.vars.set("port", port.to_string());
     }
