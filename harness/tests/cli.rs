@@ -213,8 +213,11 @@ fn a_target_that_never_gets_ready_exits_2_with_the_reason() {
         "[launch]\ncommand = \"sh\"\nargs = [\"-c\", \"echo starting; sleep 30\"]\nready = { stdout = \"listening\", timeout_ms = 300 }",
         "http://127.0.0.1:9/mcp",
     );
+    let reports = dir.path().join("reports");
     let out = bin()
-        .args(["run", "--filter", "no-credentials", "--target"])
+        .args(["run", "--filter", "credentials", "--report-dir"])
+        .arg(&reports)
+        .arg("--target")
         .arg(&t)
         .output()
         .unwrap();
@@ -224,6 +227,21 @@ fn a_target_that_never_gets_ready_exits_2_with_the_reason() {
         s.contains("target did not start") && s.contains("300 ms") && s.contains("starting"),
         "{s}"
     );
+    // The reason once per scenario in every report, not once per check.
+    let report = std::fs::read_to_string(reports.join("report.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let scenarios = json["scenarios"].as_array().unwrap();
+    let checks: usize = scenarios
+        .iter()
+        .map(|s| s["checks"].as_array().unwrap().len())
+        .sum();
+    assert!(scenarios.len() >= 2 && checks > scenarios.len(), "{report}");
+    for name in ["report.json", "junit.xml", "report.md"] {
+        let text = std::fs::read_to_string(reports.join(name)).unwrap();
+        let times = text.matches("no stdout line matched").count();
+        let expected = if name == "report.json" { 2 } else { 1 } * scenarios.len();
+        assert_eq!(times, expected, "{name}: {text}");
+    }
 }
 
 #[test]

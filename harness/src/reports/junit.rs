@@ -27,19 +27,24 @@ pub fn junit(report: &RunReport) -> anyhow::Result<String> {
         let mut suite = TestSuite::new(profile);
         // Scenarios run concurrently: the run's wall time is on the report, none is made up per suite.
         for s in report.scenarios.iter().filter(|s| s.profile == profile) {
-            suite.add_test_cases(s.checks.iter().map(|c| case(s, c)));
+            suite.add_test_cases(s.checks.iter().enumerate().map(|(i, c)| case(s, c, i == 0)));
         }
         out.add_test_suite(suite);
     }
     out.to_string().context("cannot write JUnit XML")
 }
 
-fn case(s: &ScenarioResult, c: &CheckResult) -> TestCase {
+/// One check as a test case; a scenario that did not run gives its reason on its `first` check only.
+fn case(s: &ScenarioResult, c: &CheckResult, first: bool) -> TestCase {
     let name = format!("{} :: {} :: {}", short_id(&s.id), c.requirement, c.what);
     let headline = format!("{} {} {}", label(c.outcome), c.requirement, c.level);
     let mut details = detail_text(c);
-    if let Some(e) = &s.setup_error {
-        details.push_str(&format!("scenario did not run: {e}\n"));
+    match (&s.setup_error, first) {
+        (Some(e), true) => details.push_str(&format!("scenario did not run: {e}\n")),
+        (Some(_), false) => {
+            details.push_str("scenario did not run: the reason is on its first check\n")
+        }
+        (None, _) => {}
     }
     let status = match c.outcome {
         Outcome::Fail => {

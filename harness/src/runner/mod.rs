@@ -218,18 +218,22 @@ async fn guarded(shared: Arc<Shared>, i: usize, run_deadline: Instant) -> Scenar
     failed_setup(&shared, scenario, SetupError::Failed(error), t0)
 }
 
+/// What each check of a scenario that did not run got (the reason is on the scenario).
+pub const NOT_JUDGED: &str = "not judged: the scenario did not run (see its setup error)";
+
 fn failed_setup(shared: &Shared, s: &Scenario, error: SetupError, t0: Instant) -> ScenarioResult {
     let (error, not_started) = match error {
         SetupError::Skip(reason) => return skipped(shared, s, reason),
         SetupError::NotStarted(e) => (e, true),
         SetupError::Failed(e) => (e, false),
     };
+    // The reason is the scenario's `setup_error`, said once; each check only says it was not judged.
     let checks = every_check(shared, s, |c| CheckResult {
         outcome: Outcome::Fail,
         mismatch: Some(Mismatch {
             step: None,
             expected: "the scenario to run".into(),
-            got: first_line(&error),
+            got: NOT_JUDGED.into(),
         }),
         ..c
     });
@@ -245,6 +249,7 @@ fn failed_setup(shared: &Shared, s: &Scenario, error: SetupError, t0: Instant) -
         transcript: serde_json::Value::Null,
         duration_ms: t0.elapsed().as_millis(),
         launch_ms: None,
+        phases: None,
     }
 }
 
@@ -292,6 +297,7 @@ fn skipped(shared: &Shared, s: &Scenario, reason: String) -> ScenarioResult {
         transcript_text: format!("(skipped: {reason})\n"),
         duration_ms: 0,
         launch_ms: None,
+        phases: None,
     }
 }
 
@@ -304,6 +310,7 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     };
     let (records, groups) = exec(&shared, s, &mut env).await;
     phase::set("while judging");
+    let judging = Instant::now();
     redact_sessions(s, &records, &mut env);
     if let Some(w) = &env.world {
         w.secrets(&mut env.redactor);
@@ -327,9 +334,12 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
     ));
     let transcript = transcript(&records, &env.redactor);
     let transcript_text = crate::transcript::render(&records, &checks, &env.redactor, &env.norm);
+    env.phases.judge_us = setup::micros(judging);
     if let Some(p) = env.process.take() {
         phase::set("while stopping the target");
+        let stopping = Instant::now();
         p.stop().await;
+        env.phases.stop_us = setup::micros(stopping);
     }
     ScenarioResult {
         id: s.full_id(),
@@ -343,6 +353,7 @@ async fn run_scenario(shared: Arc<Shared>, index: usize) -> ScenarioResult {
         transcript_text,
         duration_ms: t0.elapsed().as_millis(),
         launch_ms: env.launch_ms,
+        phases: Some(env.phases),
     }
 }
 
@@ -380,7 +391,14 @@ async fn run_step(shared: &Shared, env: &mut Env, step: &crate::step::Step) -> R
         world: env.world.as_ref(),
     };
     phase::set(format!("during step `{}`", step.name));
+    let started = Instant::now();
     let record = step.run(&cx).await;
+    let took = setup::micros(started);
+    if step.wait.is_some() {
+        env.phases.wait_us += took;
+    } else {
+        env.phases.steps_us += took;
+    }
     for tpl in &step.may_show {
         if let Ok(v) = env.vars.expand(tpl) {
             env.revealed.push((v, step.name.clone()));

@@ -417,8 +417,10 @@ impl Target {
 
     /// Folder holding the target file.
     pub fn dir(&self) -> PathBuf {
+        // `Path::new("t.toml").parent()` is `Some("")`, which no process can be started in.
         self.path
             .parent()
+            .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."))
     }

@@ -245,3 +245,12 @@ fn shipped_target_files_load() {
     }
     assert!(n >= 6, "{n} target files");
 }
+
+#[test]
+fn a_bare_file_name_lives_in_the_current_folder() {
+    let mut t = load("name = \"x\"\nprofiles = [\"oauth-resource\"]\n[surfaces.mcp-http]\nurl = \"http://127.0.0.1:1/mcp\"\n").unwrap();
+    t.path = PathBuf::from("t.toml");
+    assert_eq!(t.dir(), PathBuf::from("."));
+    t.path = PathBuf::from("targets/t.toml");
+    assert_eq!(t.dir(), PathBuf::from("targets"));
+}
