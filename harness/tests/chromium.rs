@@ -12,8 +12,9 @@
 //! Chromium's `--dump-dom` waits for the load event, which a `/hold` image delays until the page has written
 //! every verdict (no sleeps); everything binds 127.0.0.1.
 //!
-//! Without Chromium the test prints a visible SKIP (not swallowed by libtest's capture); under CI (`CI` set to
-//! anything but `false`, `0` or empty) it fails instead (`.ci/run` installs it).
+//! Without Chromium the test prints a visible SKIP banner and is reported `ignored` (this file is its own
+//! libtest-mimic harness); under CI (`CI` set to anything but `false`, `0` or empty) it fails instead (`.ci/run`
+//! installs it).
 
 mod common;
 
@@ -545,14 +546,28 @@ async fn bind() -> (TcpListener, String) {
     (listener, origin)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_and_the_harness_agree_on_cors() {
-    let Some(exe) = common::chromium_or_skip(
-        "chromium_and_the_harness_agree_on_cors",
-        "cross-check the CORS verdicts",
-    ) else {
-        return;
-    };
+/// A libtest-compatible harness (`harness = false`) so that a missing Chromium shows as `ignored`, with why.
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let name = "chromium_and_the_harness_agree_on_cors";
+    let trial = libtest_mimic::Trial::ignorable_test(name, move || {
+        let Some(exe) = common::chromium_or_skip(name, "cross-check the CORS verdicts") else {
+            return Ok(libtest_mimic::Completion::ignored_with(
+                "chromium not found",
+            ));
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        rt.block_on(chromium_and_the_harness_agree_on_cors(exe));
+        Ok(libtest_mimic::Completion::Completed)
+    });
+    libtest_mimic::run(&args, vec![trial]).exit();
+}
+
+async fn chromium_and_the_harness_agree_on_cors(exe: std::path::PathBuf) {
     let started = Instant::now();
     let (allowed_listener, allowed) = bind().await;
     let (refused_listener, refused) = bind().await;

@@ -100,7 +100,7 @@ pub fn skip_missing_tool(tool: &str, test: &str, purpose: &str, install: &str) {
     }
     let bar = "!".repeat(80);
     let banner = format!(
-        "\n{bar}\n!! SKIP: {tool} not found: {test} did not run (it passes as a skip).\n\
+        "\n{bar}\n!! SKIP: {tool} not found: {test} did not run (reported `ignored`).\n\
          !! Install it ({install}) to {purpose}; under CI=true a missing {tool} fails.\n{bar}\n"
     );
     use std::io::Write;
