@@ -10,6 +10,9 @@ use tokio::time::Instant;
 /// Largest body kept in a transcript.
 pub const MAX_BODY: usize = 256 * 1024;
 
+/// The `body_cut` of an event stream answering a GET: complete as far as any check is concerned.
+pub const STREAM_NOT_READ: &str = "event stream open; not read further";
+
 /// An HTTP client that trusts the run's test CA as well as the system roots.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -94,12 +97,13 @@ impl HttpClient {
         let is_sse = headers
             .iter()
             .any(|(n, v)| n == "content-type" && v.starts_with("text/event-stream"));
+        let announced = resp.content_length();
         let mut body = Vec::new();
         let mut cut = None;
         // A request without a body (a GET stream) awaits no JSON-RPC response: the status and headers are the
         // answer, and the stream may stay open for good, so it is not read (rather than held to the deadline).
         if is_sse && req.body.is_none() {
-            cut = Some("event stream open; not read further".to_string());
+            cut = Some(STREAM_NOT_READ.to_string());
         }
         while cut.is_none() {
             match tokio::time::timeout_at(deadline, resp.chunk()).await {
@@ -107,16 +111,16 @@ impl HttpClient {
                     cut = Some("stream still open at the step deadline".to_string());
                     break;
                 }
+                // The connection closed (or the framing broke) before the body's end: no complete response.
                 Ok(Err(e)) => {
-                    cut = Some(format!("body error: {}", describe_reqwest(&e)));
-                    break;
+                    return Err(broke_off(body.len(), announced, &describe_reqwest(&e)));
                 }
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(chunk))) => {
                     body.extend_from_slice(&chunk);
                     if body.len() > MAX_BODY {
                         body.truncate(MAX_BODY);
-                        cut = Some(format!("body longer than {MAX_BODY} bytes"));
+                        cut = Some(too_long());
                         break;
                     }
                     // An SSE response to a JSON-RPC request is complete once the response event arrived;
@@ -182,6 +186,17 @@ impl HttpClient {
     }
 }
 
+/// The mark of a body cut at [`MAX_BODY`] (its first bytes are kept, the rest is not read).
+fn too_long() -> String {
+    format!("body longer than {MAX_BODY} bytes; truncated, the rest not read")
+}
+
+/// Why a response whose body ended early is no response: `got` bytes arrived (of `announced`, when known).
+fn broke_off(got: usize, announced: Option<u64>, why: &str) -> String {
+    let of = announced.map_or(String::new(), |n| format!(" of the {n} announced"));
+    format!("the response broke off mid-body after {got} bytes{of}: {why}")
+}
+
 fn authority(url: &url::Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -236,7 +251,7 @@ async fn exchange_raw<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(n)) => {
                 buf.extend_from_slice(&chunk[..n]);
                 if buf.len() > MAX_BODY + 64 * 1024 {
-                    cut = Some(format!("response longer than {MAX_BODY} bytes"));
+                    cut = Some(too_long());
                     break;
                 }
                 if let Some(resp) = parse_raw_response(&buf)
@@ -248,6 +263,14 @@ async fn exchange_raw<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     match parse_raw_response(&buf) {
+        // Closed before the announced length or the last chunk arrived.
+        Some(r) if cut.is_none() && !r.complete && r.framed => Err(broke_off(
+            r.response.body.len(),
+            r.response
+                .header("content-length")
+                .and_then(|v| v.trim().parse().ok()),
+            "connection closed",
+        )),
         Some(mut r) => {
             if r.response.body_cut.is_none() {
                 r.response.body_cut = cut;
@@ -265,6 +288,8 @@ async fn exchange_raw<S: AsyncRead + AsyncWrite + Unpin>(
 struct RawParse {
     response: Response,
     complete: bool,
+    /// The body's end is announced (a length or chunked), so a close before it is a broken response.
+    framed: bool,
 }
 
 /// Parses an HTTP/1.1 response from bytes read so far.
@@ -293,14 +318,19 @@ fn parse_raw_response(buf: &[u8]) -> Option<RawParse> {
             .find(|(k, _)| k == n)
             .map(|(_, v)| v.as_str())
     };
-    let (body, complete) = if get("transfer-encoding")
+    let (body, complete, framed) = if get("transfer-encoding")
         .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
     {
-        dechunk(rest)
+        let (body, complete) = dechunk(rest);
+        (body, complete, true)
     } else if let Some(len) = get("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
-        (rest[..rest.len().min(len)].to_vec(), rest.len() >= len)
+        (
+            rest[..rest.len().min(len)].to_vec(),
+            rest.len() >= len,
+            true,
+        )
     } else {
-        (rest.to_vec(), false)
+        (rest.to_vec(), false, false)
     };
     let sse = get("content-type").is_some_and(|v| v.starts_with("text/event-stream"));
     let complete = complete || (sse && sse_has_response(&body));
@@ -312,6 +342,7 @@ fn parse_raw_response(buf: &[u8]) -> Option<RawParse> {
             body_cut: None,
         },
         complete,
+        framed,
     })
 }
 
@@ -357,6 +388,37 @@ mod tests {
         assert_eq!(r.response.status, 401);
         assert_eq!(r.response.header("www-authenticate"), Some("Bearer"));
         assert!(parse_raw_response(b"garbage\r\n\r\n").is_none());
+    }
+
+    /// Raw `bytes` from a peer that then closes, through `exchange_raw`.
+    async fn raw(bytes: &'static [u8]) -> Result<Response, String> {
+        let (mut server, client) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            let mut request = [0u8; 1024];
+            let _ = server.read(&mut request).await;
+            let _ = server.write_all(bytes).await;
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        exchange_raw(client, b"GET / HTTP/1.1\r\n\r\n", deadline).await
+    }
+
+    #[tokio::test]
+    async fn a_body_that_breaks_off_is_no_response() {
+        let sized = raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").await;
+        assert_eq!(
+            sized.unwrap_err(),
+            "the response broke off mid-body after 3 bytes of the 10 announced: connection closed"
+        );
+        let chunked =
+            raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n").await;
+        assert!(
+            chunked
+                .unwrap_err()
+                .contains("broke off mid-body after 3 bytes:")
+        );
+        // Without a length, the close is the body's end.
+        let unframed = raw(b"HTTP/1.1 200 OK\r\n\r\nabc").await.unwrap();
+        assert_eq!((unframed.body.as_str(), unframed.body_cut), ("abc", None));
     }
 
     #[test]

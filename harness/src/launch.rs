@@ -12,10 +12,31 @@ use tokio::time::Instant;
 /// Most output lines kept from a child, for error reports.
 const KEEP_LINES: usize = 40;
 
-/// A running target process; killed when dropped.
+/// Longest output line kept (the rest of a longer line is dropped), so a target that writes without newlines
+/// cannot grow the harness's memory.
+const MAX_LINE: usize = 8 * 1024;
+
+/// How long a target that closed its stdout before it was ready is given to exit, to report its status.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// How long [`Launched::stop`] waits for the killed process to be reaped.
+const REAP_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A running target process, in a process group of its own; the whole group is killed when stopped or dropped,
+/// so nothing it started (a forked server still holding the port) outlives it.
 pub struct Launched {
     child: Child,
+    /// The process group (the child's pid) while it may still hold processes.
+    group: Option<u32>,
     output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if let Some(group) = self.group.take() {
+            kill_group(group);
+        }
+    }
 }
 
 impl Launched {
@@ -41,9 +62,28 @@ impl Launched {
         }
     }
 
-    /// Stops the process and waits for it.
+    /// Kills the process and everything in its process group (SIGKILL: a target that ignores SIGTERM is
+    /// stopped all the same), then reaps it, waiting at most [`REAP_DEADLINE`].
     pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
+        if let Some(group) = self.group.take() {
+            kill_group(group);
+        }
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(REAP_DEADLINE, self.child.wait()).await;
+    }
+}
+
+/// Sends SIGKILL to every process of process group `group` (a child started with `process_group(0)`: its pid).
+/// A group that is already gone is not an error.
+pub fn kill_group(group: u32) {
+    let Ok(pid) = libc::pid_t::try_from(group) else {
+        return;
+    };
+    if pid > 1 {
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours; a negative pid names a group.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
     }
 }
 
@@ -107,11 +147,13 @@ pub async fn start(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| LaunchError::Spawn {
         command: command.clone(),
         reason: e.to_string(),
     })?;
+    let group = child.id();
     let output = Arc::new(Mutex::new(Vec::new()));
     let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     if let Some(out) = child.stdout.take() {
@@ -120,7 +162,11 @@ pub async fn start(
     if let Some(err) = child.stderr.take() {
         spawn_reader(err, output.clone(), None);
     }
-    let mut launched = Launched { child, output };
+    let mut launched = Launched {
+        child,
+        group,
+        output,
+    };
     let deadline = Instant::now() + Duration::from_millis(launch.ready.timeout_ms);
     if let Some(pattern) = &launch.ready.stdout {
         wait_for_line(&mut launched, &mut line_rx, pattern, &launch.ready, vars).await?;
@@ -162,14 +208,13 @@ async fn wait_for_line(
                     ),
                 ));
             }
+            // Stdout closed: most likely the process is exiting; say how, if it does so promptly.
             Ok(None) => {
-                let status = launched
-                    .exited()
-                    .unwrap_or_else(|| "closed its stdout".into());
-                return Err(not_ready(
-                    launched,
-                    format!("target exited before it was ready ({status})"),
-                ));
+                let reason = match launched.wait_exit(EXIT_GRACE).await {
+                    Some(status) => format!("target exited before it was ready ({status})"),
+                    None => "target closed its stdout before it was ready".to_string(),
+                };
+                return Err(not_ready(launched, reason));
             }
             Ok(Some(line)) => {
                 if let Some(caps) = re.captures(&line) {
@@ -222,14 +267,16 @@ async fn wait_for_http(
     }
 }
 
+/// Reads `stream` line by line into `output` (the last [`KEEP_LINES`]) and on to `lines`; a line longer than
+/// [`MAX_LINE`] bytes is cut there and marked, the rest of it dropped unread into memory.
 fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     stream: R,
     output: Arc<Mutex<Vec<String>>>,
     lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 ) {
     tokio::spawn(async move {
-        let mut reader = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = reader.next_line().await {
+        let mut reader = BufReader::new(stream);
+        while let Some(line) = next_line(&mut reader).await {
             if let Ok(mut o) = output.lock() {
                 if o.len() == KEEP_LINES {
                     o.remove(0);
@@ -241,6 +288,40 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
             }
         }
     });
+}
+
+/// The next line of `reader` (lossy UTF-8, without its newline), at most [`MAX_LINE`] bytes of it; `None` at
+/// the end of the stream or on a read error.
+async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Option<String> {
+    let mut line = Vec::new();
+    let mut cut = false;
+    loop {
+        let buf = reader.fill_buf().await.ok()?;
+        if buf.is_empty() {
+            return (!line.is_empty()).then(|| finish_line(&line, cut));
+        }
+        let (take, end) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i, true),
+            None => (buf.len(), false),
+        };
+        let room = MAX_LINE.saturating_sub(line.len());
+        cut |= take > room;
+        line.extend_from_slice(&buf[..take.min(room)]);
+        reader.consume(take + usize::from(end));
+        if end {
+            return Some(finish_line(&line, cut));
+        }
+    }
+}
+
+fn finish_line(line: &[u8], cut: bool) -> String {
+    let text = String::from_utf8_lossy(line);
+    let text = text.strip_suffix('\r').unwrap_or(&text);
+    if cut {
+        format!("{text}… (line cut at {MAX_LINE} bytes)")
+    } else {
+        text.to_string()
+    }
 }
 
 /// The first port of the kernel's ephemeral range (what binding port 0 hands out); Linux's default elsewhere.
@@ -280,7 +361,27 @@ pub fn free_port() -> std::io::Result<u16> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ephemeral_low, free_port};
+    use super::{MAX_LINE, ephemeral_low, free_port, next_line};
+
+    /// A line without end is kept to MAX_LINE bytes and marked; the lines around it are whole.
+    #[tokio::test]
+    async fn output_lines_are_capped() {
+        let mut bytes = b"ready\r\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE));
+        bytes.extend_from_slice(b"\nafter\nlast");
+        let mut reader = tokio::io::BufReader::with_capacity(1024, bytes.as_slice());
+        assert_eq!(next_line(&mut reader).await.as_deref(), Some("ready"));
+        let long = next_line(&mut reader).await.expect("the long line");
+        assert!(long.starts_with(&"x".repeat(MAX_LINE)), "{}", long.len());
+        assert!(
+            long.ends_with(&format!("… (line cut at {MAX_LINE} bytes)")),
+            "{}",
+            &long[MAX_LINE..]
+        );
+        assert_eq!(next_line(&mut reader).await.as_deref(), Some("after"));
+        assert_eq!(next_line(&mut reader).await.as_deref(), Some("last"));
+        assert_eq!(next_line(&mut reader).await, None);
+    }
 
     #[test]
     fn free_ports_avoid_the_ephemeral_range_and_never_repeat() {

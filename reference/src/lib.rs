@@ -15,6 +15,7 @@ mod cli;
 mod cohosted;
 mod device;
 mod faults;
+pub mod hostile;
 mod jwt;
 mod mcp;
 mod rest;
@@ -70,6 +71,9 @@ pub enum ReferenceCommand {
     Stdio(StdioArgs),
     /// Command-line client of the vendor host (device-flow sign-in, stored API key); exits with its own status
     Cli(CliArgs),
+    /// A misbehaving fake target, for the suite's own tests (see [`hostile`])
+    #[command(hide = true)]
+    Hostile(hostile::HostileArgs),
 }
 
 fn fault_parser() -> PossibleValuesParser {
@@ -239,6 +243,7 @@ pub async fn run(cli: ReferenceCli) -> anyhow::Result<()> {
             let _ = std::io::stderr().flush();
             std::process::exit(code)
         }
+        ReferenceCommand::Hostile(args) => hostile::run(args).await,
     }
 }
 

@@ -83,6 +83,13 @@ fn judge_one(
         if let Some(status) = &ev.exited {
             m.got = format!("{} (the target process had exited: {status})", m.got);
         }
+        let step = m.step.as_deref().and_then(|st| ev.record(st));
+        if let Some(cut) = step
+            .and_then(|r| r.response()?.body_cut.as_deref())
+            .filter(|c| *c != crate::http::STREAM_NOT_READ)
+        {
+            m.got = format!("{} (response body cut: {cut})", m.got);
+        }
         result.request = m
             .step
             .as_deref()

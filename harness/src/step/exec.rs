@@ -126,6 +126,7 @@ impl Kind for ExecStep {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true);
         let child = cmd
             .spawn()
@@ -179,51 +180,87 @@ impl Kind for ExecStep {
 /// Exit code, killed at the deadline, stopped early, stdout, stderr.
 type Ran = (Option<i32>, bool, bool, Vec<u8>, Vec<u8>);
 
+/// Most bytes kept of a child's stdout or stderr; the rest is read and dropped.
+const KEEP: usize = 256 * 1024;
+
+/// How long the pipes are read after the child is gone: a process outside its group may still hold them.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Feeds `input` to the child, waits up to `timeout` or until `give_up` is notified (then kills it), and keeps
-/// what it printed either way.
+/// what it printed either way (the first [`KEEP`] bytes of each stream). Whatever happened, every process of the
+/// child's process group is killed afterwards: nothing it started outlives the step.
 async fn run_child(
     mut child: tokio::process::Child,
     input: String,
     timeout: std::time::Duration,
     give_up: Option<std::sync::Arc<tokio::sync::Notify>>,
 ) -> std::io::Result<Ran> {
-    use tokio::io::AsyncReadExt;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let group = child.id();
     if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes()).await;
+        // A child that never reads its stdin cannot hold the step past its deadline.
+        let _ = tokio::time::timeout_at(deadline, stdin.write_all(input.as_bytes())).await;
     }
-    let read = |r: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
-        tokio::spawn(async move {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf).await;
-            }
-            buf
-        })
-    };
-    let out = read(child.stdout.take().map(|r| Box::new(r) as _));
-    let err = read(child.stderr.take().map(|r| Box::new(r) as _));
+    let out = read_capped(child.stdout.take().map(|r| Box::new(r) as _));
+    let err = read_capped(child.stderr.take().map(|r| Box::new(r) as _));
     let stop = async {
         match give_up {
             Some(n) => n.notified().await,
             None => std::future::pending().await,
         }
     };
-    let (exit, timed_out, stopped) = tokio::select! {
-        waited = tokio::time::timeout(timeout, child.wait()) => match waited {
-            Ok(status) => (status?.code(), false, false),
-            Err(_) => {
-                let _ = child.kill().await;
-                (None, true, false)
-            }
+    let waited = tokio::select! {
+        waited = tokio::time::timeout_at(deadline, child.wait()) => match waited {
+            Ok(status) => Ok(status?.code()),
+            Err(_) => Err(true),
         },
-        () = stop => {
+        () = stop => Err(false),
+    };
+    if let Some(group) = group {
+        crate::launch::kill_group(group);
+    }
+    let (exit, timed_out, stopped) = match waited {
+        Ok(code) => (code, false, false),
+        Err(timed_out) => {
             let _ = child.kill().await;
-            (None, false, true)
+            (None, timed_out, !timed_out)
         }
     };
-    let stdout = out.await.unwrap_or_default();
-    let stderr = err.await.unwrap_or_default();
+    let drained = |h: tokio::task::JoinHandle<Vec<u8>>| async move {
+        tokio::time::timeout(DRAIN, h)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    };
+    let stdout = drained(out).await;
+    let stderr = drained(err).await;
     Ok((exit, timed_out, stopped, stdout, stderr))
+}
+
+/// Reads `r` to its end in a task, keeping the first [`KEEP`] bytes (and a note when there were more).
+fn read_capped(
+    r: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
+) -> tokio::task::JoinHandle<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    tokio::spawn(async move {
+        let mut kept = Vec::new();
+        let Some(mut r) = r else { return kept };
+        let mut chunk = [0u8; 8192];
+        let mut dropped = false;
+        while let Ok(n) = r.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            let room = KEEP.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..n.min(room)]);
+            dropped |= n > room;
+        }
+        if dropped {
+            kept.extend_from_slice(format!("\n… (output cut at {KEEP} bytes)").as_bytes());
+        }
+        kept
+    })
 }
 
 type CommandLine = (String, Vec<String>, Vec<(String, String)>);
@@ -476,6 +513,60 @@ mod tests {
         let step: ExecStep = toml::from_str("program = \"sleep\"\nargs = [\"30\"]\n").unwrap();
         let r = step.run(&cx).await.unwrap();
         assert!(r.timed_out && r.exit.is_none(), "{r:?}");
+    }
+
+    /// A flood of output is kept to KEEP bytes, and a background process left holding the pipes neither holds
+    /// the step nor outlives it.
+    #[tokio::test]
+    async fn output_is_capped_and_leftover_processes_are_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("bg.pid");
+        let script = format!(
+            "sleep 30 & echo $! > '{}'; head -c 1000000 /dev/zero | tr '\\0' x; exit 0",
+            pid_file.display()
+        );
+        let child = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let timeout = std::time::Duration::from_secs(20);
+        let (exit, timed_out, _, stdout, _) = run_child(child, String::new(), timeout, None)
+            .await
+            .unwrap();
+        assert_eq!((exit, timed_out), (Some(0), false));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let note = format!("\n… (output cut at {KEEP} bytes)");
+        assert_eq!(stdout.len(), KEEP + note.len());
+        assert!(stdout.ends_with(note.as_bytes()));
+        let bg = std::fs::read_to_string(&pid_file).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let running = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", bg.trim())).is_ok_and(|s| {
+                !s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+        };
+        while running() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(
+            !running(),
+            "the background sleep {} outlived the step",
+            bg.trim()
+        );
     }
 
     #[test]

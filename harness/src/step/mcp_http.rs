@@ -92,8 +92,28 @@ async fn session(
         cx.client.reqwest().clone(),
         StreamableHttpClientTransportConfig::with_uri(url.to_string()).auth_header(token),
     );
-    let service = ().serve(transport).await.map_err(|e| format!("initialize failed: {e}"))?;
+    let service = ()
+        .serve(transport)
+        .await
+        .map_err(|e| format!("initialize failed: {}", tidy(&e.to_string())))?;
     mcp_session::exercise(service, call).await
+}
+
+/// An rmcp error as a reason: without the transport's Rust type name (`Transport [rmcp::…<reqwest::…>]`),
+/// which says nothing about the target.
+fn tidy(error: &str) -> String {
+    let mut out = String::new();
+    let mut rest = error;
+    while let Some(i) = rest.find("Transport [") {
+        let Some(end) = rest[i..].find(']') else {
+            break;
+        };
+        out.push_str(&rest[..i]);
+        out.push_str("transport");
+        rest = &rest[i + end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Recorded for McpRecord {
@@ -120,5 +140,21 @@ impl Recorded for McpRecord {
             self.url, self.bearer
         );
         mcp_session::render(out, &self.result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy;
+
+    #[test]
+    fn rust_type_names_leave_rmcp_errors() {
+        let e = "Send message error Transport [rmcp::transport::worker::WorkerTransport<A<B>>] error: \
+                 unexpected server response: could not parse JSON response";
+        assert_eq!(
+            tidy(e),
+            "Send message error transport error: unexpected server response: could not parse JSON response"
+        );
+        assert_eq!(tidy("no brackets ["), "no brackets [");
     }
 }

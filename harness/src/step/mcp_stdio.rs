@@ -22,6 +22,13 @@ use tokio::process::{Child, Command};
 /// Most bytes kept of a child's stdout or stderr.
 const KEEP: usize = 256 * 1024;
 
+/// Longest stdout line passed on to the MCP client, which holds a line whole until its newline: past this the
+/// server's output is no longer passed on (the session then ends), so it cannot grow the harness's memory.
+const MAX_LINE: usize = 4 * 1024 * 1024;
+
+/// Bytes of a stdout line looked at to tell JSON-RPC from anything else.
+const PEEK: usize = 200;
+
 /// An MCP session with a freshly launched stdio server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,7 +144,13 @@ impl Kind for McpStdioStep {
         let plan = self.plan(cx, surface)?;
         let (mut child, browser_log) = plan.spawn(cx)?;
         let pid = child.id();
-        let (stdout, stderr, transport, readers) = tee(&mut child)?;
+        let Tee {
+            stdout,
+            stderr,
+            transport,
+            readers,
+            noise,
+        } = tee(&mut child)?;
         let session = tokio::time::timeout(cx.timeout, converse(transport, plan.call.clone()));
         let (result, service) = match session.await {
             Ok(Ok((s, service))) => (Ok(s), Some(service)),
@@ -147,12 +160,17 @@ impl Kind for McpStdioStep {
                 None,
             ),
         };
+        let result = result.map_err(|e| noise.lock().map_or(e.clone(), |n| n.explain(e)));
         // Sockets are looked at while the process still runs: closing the session closes its stdin.
         let listening = pid.and_then(listening_ports);
         if let Some(service) = service {
             let _ = service.cancel().await;
         }
         let exit = finish(&mut child).await;
+        // Nothing the server started (in its process group) outlives the step.
+        if let Some(group) = pid {
+            crate::launch::kill_group(group);
+        }
         // The pipes reach end-of-file once the process is gone: read them to the end before recording.
         let drained = futures::future::join_all(readers);
         let _ = tokio::time::timeout(std::time::Duration::from_millis(500), drained).await;
@@ -259,6 +277,7 @@ impl Plan {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true);
         for k in &self.remove {
             cmd.env_remove(k);
@@ -301,15 +320,22 @@ fn write_browser_recorder(home: &Path) -> std::io::Result<PathBuf> {
 
 type Buffer = Arc<Mutex<Vec<u8>>>;
 
-/// The child's pipes, split: the stdout and stderr buffers, the MCP client's transport, the reader tasks.
-type Tee = (
-    Buffer,
-    Buffer,
-    (tokio::io::DuplexStream, tokio::process::ChildStdin),
-    Vec<tokio::task::JoinHandle<()>>,
-);
+/// The child's pipes, split.
+struct Tee {
+    /// What the child wrote to stdout (the first [`KEEP`] bytes).
+    stdout: Buffer,
+    /// What it wrote to stderr.
+    stderr: Buffer,
+    /// The MCP client's transport.
+    transport: (tokio::io::DuplexStream, tokio::process::ChildStdin),
+    /// The reader tasks.
+    readers: Vec<tokio::task::JoinHandle<()>>,
+    /// What on stdout was not MCP.
+    noise: Arc<Mutex<Noise>>,
+}
 
-/// Splits the child's pipes: stdout is copied into a buffer and on to the MCP client; stderr into a buffer.
+/// Splits the child's pipes: stdout is copied into a buffer and on to the MCP client (until a line passes
+/// [`MAX_LINE`]); stderr into a buffer.
 fn tee(child: &mut Child) -> Result<Tee, String> {
     let (Some(mut out), Some(mut err), Some(stdin)) =
         (child.stdout.take(), child.stderr.take(), child.stdin.take())
@@ -318,17 +344,27 @@ fn tee(child: &mut Child) -> Result<Tee, String> {
     };
     let stdout: Buffer = Arc::default();
     let stderr: Buffer = Arc::default();
-    let (mut to_client, from_tee) = tokio::io::duplex(64 * 1024);
-    let seen = stdout.clone();
+    let noise: Arc<Mutex<Noise>> = Arc::default();
+    let (to_client, from_tee) = tokio::io::duplex(64 * 1024);
+    let (seen, heard) = (stdout.clone(), noise.clone());
     let out_task = tokio::spawn(async move {
+        let mut to_client = Some(to_client);
         let mut buf = [0u8; 8192];
         while let Ok(n) = out.read(&mut buf).await {
             if n == 0 {
                 break;
             }
             keep(&seen, &buf[..n]);
-            if to_client.write_all(&buf[..n]).await.is_err() {
-                break;
+            let within = heard.lock().is_ok_and(|mut h| h.feed(&buf[..n]));
+            // Past the longest line the client is handed end-of-file; the rest is still read (and kept up to
+            // KEEP) so the child never blocks on a full pipe.
+            if !within {
+                to_client = None;
+            }
+            if let Some(c) = to_client.as_mut()
+                && c.write_all(&buf[..n]).await.is_err()
+            {
+                to_client = None;
             }
         }
     });
@@ -342,7 +378,82 @@ fn tee(child: &mut Child) -> Result<Tee, String> {
             keep(&seen, &buf[..n]);
         }
     });
-    Ok((stdout, stderr, (from_tee, stdin), vec![out_task, err_task]))
+    Ok(Tee {
+        stdout,
+        stderr,
+        transport: (from_tee, stdin),
+        readers: vec![out_task, err_task],
+        noise,
+    })
+}
+
+/// What a stdio server wrote on stdout that is not MCP: its first line that is not a JSON-RPC message, and
+/// whether a line grew past [`MAX_LINE`].
+#[derive(Default)]
+struct Noise {
+    /// The first [`PEEK`] bytes of the line being read.
+    head: Vec<u8>,
+    /// Its length so far.
+    len: usize,
+    /// The first line that is not JSON-RPC (its start).
+    first: Option<String>,
+    /// Lines that were not JSON-RPC.
+    count: usize,
+    /// A line passed [`MAX_LINE`] bytes.
+    too_long: bool,
+}
+
+impl Noise {
+    /// Takes in stdout bytes; false once a line has passed [`MAX_LINE`] bytes.
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        for line in bytes.split_inclusive(|b| *b == b'\n') {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            let room = PEEK.saturating_sub(self.head.len());
+            self.head.extend_from_slice(&body[..body.len().min(room)]);
+            self.len += body.len();
+            if self.len > MAX_LINE {
+                self.too_long = true;
+            }
+            if body.len() < line.len() {
+                self.end_line();
+            }
+        }
+        !self.too_long
+    }
+
+    fn end_line(&mut self) {
+        let text = String::from_utf8_lossy(&self.head);
+        let text = text.trim();
+        // A JSON-RPC message is one JSON object naming its version; blank lines are tolerated.
+        let protocol = text.is_empty() || (text.starts_with('{') && text.contains("\"jsonrpc\""));
+        if !protocol {
+            self.count += 1;
+            if self.first.is_none() {
+                self.first = Some(text.chars().take(80).collect());
+            }
+        }
+        self.head.clear();
+        self.len = 0;
+    }
+
+    /// `error` with what stdout held instead of MCP, if anything.
+    fn explain(&self, error: String) -> String {
+        let mut out = error;
+        if let Some(first) = &self.first {
+            let _ = write!(
+                out,
+                "; stdout is not MCP: {} line(s) that are not JSON-RPC, the first {first:?}",
+                self.count
+            );
+        }
+        if self.too_long {
+            let _ = write!(
+                out,
+                "; a stdout line longer than {MAX_LINE} bytes (not MCP), not passed on to the client"
+            );
+        }
+        out
+    }
 }
 
 fn keep(buffer: &Buffer, bytes: &[u8]) {
@@ -475,6 +586,35 @@ mod tests {
 
     fn cx() -> ValidateCx {
         ValidateCx::new(Vec::<String>::new(), ["narrow".to_string()])
+    }
+
+    #[test]
+    fn stdout_that_is_not_json_rpc_is_named() {
+        let mut n = Noise::default();
+        assert!(n.feed(b"{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{}}\n\nWelcome, "));
+        assert!(n.feed(b"this is not MCP\n{\"hello\": 1}\n"));
+        let e = n.explain("no answer within 10 ms".into());
+        assert_eq!(
+            e,
+            "no answer within 10 ms; stdout is not MCP: 2 line(s) that are not JSON-RPC, the first \
+             \"Welcome, this is not MCP\""
+        );
+        let clean = Noise::default();
+        assert_eq!(clean.explain("e".into()), "e");
+    }
+
+    #[test]
+    fn a_line_past_the_longest_stops_the_tee() {
+        let mut n = Noise::default();
+        let chunk = vec![b'#'; 1024 * 1024];
+        for _ in 0..4 {
+            assert!(n.feed(&chunk));
+        }
+        assert!(!n.feed(b"#"));
+        assert!(
+            n.explain("e".into())
+                .contains("a stdout line longer than 4194304 bytes")
+        );
     }
 
     #[test]
