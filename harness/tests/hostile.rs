@@ -133,12 +133,13 @@ sees = ["P1"]
     path
 }
 
-/// How to run: the scenario filter and the step deadline.
+/// How to run: the scenario filter and the deadlines.
 struct Plan<'a> {
     mode: &'a str,
     filter: &'a str,
     step_ms: u64,
     ready_ms: u64,
+    scenario_s: u64,
 }
 
 /// Peak resident memory of a running process (`VmHWM`), in kB.
@@ -170,7 +171,8 @@ fn run(plan: &Plan, limit: Duration) -> Run {
         .arg(root().join("scenarios"))
         .args(["--filter", plan.filter, "--no-snapshots", "-v"])
         .args(["--step-timeout-ms", &plan.step_ms.to_string()])
-        .args(["--scenario-timeout-s", "30", "--run-timeout-s", "60"])
+        .args(["--scenario-timeout-s", &plan.scenario_s.to_string()])
+        .args(["--run-timeout-s", "60"])
         .arg("--json")
         .arg(&json)
         .arg("--report-dir")
@@ -347,6 +349,7 @@ fn a_target_that_never_answers_fails_at_the_step_deadline() {
         filter: NO_CREDENTIALS,
         step_ms: 1000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     // Three steps of one second each, plus launch and judging.
@@ -361,6 +364,7 @@ fn a_response_that_breaks_off_mid_body_is_no_response() {
         filter: NO_CREDENTIALS,
         step_ms: 3000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 1);
@@ -379,6 +383,7 @@ fn a_huge_body_is_capped_and_marked_truncated() {
         filter: NO_CREDENTIALS,
         step_ms: 5000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(20), 1);
@@ -393,6 +398,7 @@ fn an_endless_body_is_capped_long_before_the_deadline() {
         filter: NO_CREDENTIALS,
         step_ms: 10_000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(9), 1);
@@ -432,6 +438,7 @@ fn invalid_json_fails_the_mcp_session_with_the_parse_error() {
         filter: "oauth-resource/mcp-client-session",
         step_ms: 3000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 1);
@@ -448,6 +455,7 @@ fn bytes_that_are_not_http_fail_every_request() {
         filter: NO_CREDENTIALS,
         step_ms: 3000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 1);
@@ -463,6 +471,7 @@ fn headers_dripping_a_byte_a_second_end_at_the_step_deadline() {
         filter: NO_CREDENTIALS,
         step_ms: 1500,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 1);
@@ -476,6 +485,7 @@ fn a_target_that_crashes_at_start_is_not_started() {
         filter: NO_CREDENTIALS,
         step_ms: 3000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     // Exits 2: the target never started, the README's "target never started".
@@ -498,6 +508,7 @@ fn a_target_that_never_becomes_ready_is_not_started_at_its_ready_deadline() {
         filter: NO_CREDENTIALS,
         step_ms: 3000,
         ready_ms: 1500,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 2, Duration::from_secs(10), 1);
@@ -516,6 +527,7 @@ fn a_target_that_ignores_sigterm_is_still_stopped() {
         filter: NO_CREDENTIALS,
         step_ms: 3000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 1);
@@ -535,6 +547,7 @@ fn a_forked_child_that_keeps_the_port_does_not_outlive_the_run() {
         filter: NO_CREDENTIALS,
         step_ms: 3000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 2);
@@ -552,6 +565,7 @@ fn garbage_on_stdout_fails_the_stdio_session_and_is_bounded() {
         filter: "local-stdio/key-from-environment",
         step_ms: 3000,
         ready_ms: 10_000,
+        scenario_s: 30,
     };
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(20), 1);
@@ -566,5 +580,27 @@ fn garbage_on_stdout_fails_the_stdio_session_and_is_bounded() {
         stdout.starts_with("Welcome") && stdout.len() <= 256 * 1024 + 64,
         "{} bytes",
         stdout.len()
+    );
+}
+
+/// A scenario cut off by its own deadline (before the step's) still stops the target it launched.
+#[test]
+fn a_scenario_past_its_deadline_stops_its_hanging_target() {
+    let plan = Plan {
+        mode: "hang-before-answer",
+        filter: NO_CREDENTIALS,
+        step_ms: 20_000,
+        ready_ms: 10_000,
+        scenario_s: 2,
+    };
+    let run = run(&plan, Duration::from_secs(60));
+    assert_contained(&run, 1, Duration::from_secs(10), 1);
+    let setup = run.report["scenarios"][0]["setup_error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        setup.starts_with("scenario did not finish before its deadline"),
+        "{}",
+        run.context()
     );
 }
