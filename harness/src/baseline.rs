@@ -160,6 +160,7 @@ mod tests {
                 transcript_text: String::new(),
                 duration_ms: 0,
                 launch_ms: None,
+                phases: None,
             }],
             duration_ms: 0,
         }

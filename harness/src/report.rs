@@ -99,6 +99,33 @@ pub struct ScenarioResult {
     pub duration_ms: u128,
     /// Of which launching the target until it was ready, when it was launched.
     pub launch_ms: Option<u128>,
+    /// Where the scenario's time went, phase by phase, for a scenario that ran (added without a schema bump:
+    /// absent in older reports and for scenarios that were skipped or did not start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Phases>,
+}
+
+/// Where a scenario's wall time went, in microseconds, phase by phase in the order they run. The phases do
+/// not overlap; their sum is at most the scenario's `duration_ms` (the rest is bookkeeping between them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Phases {
+    /// Starting the mocks: the upstream API (wiremock), the authorization servers (signing keys, TLS).
+    pub mocks_us: u64,
+    /// Starting the scenario's mock vendor host (`[host]`) or MCP-client world (`[world]`).
+    pub host_us: u64,
+    /// Launching the target process until it was ready (`launch_ms`, finer).
+    pub target_us: u64,
+    /// Minting the scenario's tokens.
+    pub tokens_us: u64,
+    /// Running the steps, except protocol-mandated waits.
+    pub steps_us: u64,
+    /// Protocol-mandated waits (`wait` steps, such as a device code's lifetime).
+    pub wait_us: u64,
+    /// Judging the checks, the global secret check, rendering the transcript.
+    pub judge_us: u64,
+    /// Stopping the target process.
+    pub stop_us: u64,
 }
 
 impl ScenarioResult {

@@ -19,6 +19,7 @@ fn scenario(id: &str, transcript: &str) -> ScenarioResult {
         transcript_text: transcript.into(),
         duration_ms: 0,
         launch_ms: None,
+        phases: None,
     }
 }
 

@@ -224,6 +224,7 @@ mod tests {
             transcript_text: String::new(),
             duration_ms: 0,
             launch_ms: None,
+            phases: None,
         }
     }
 

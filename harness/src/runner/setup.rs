@@ -4,6 +4,7 @@
 use super::Shared;
 use crate::launch::{self, Launched};
 use crate::redact::Redactor;
+use crate::report::Phases;
 use crate::scenario::Scenario;
 use crate::target::Target;
 use crate::template::Vars;
@@ -50,6 +51,8 @@ pub struct Env {
     pub process: Option<Launched>,
     /// Time to readiness.
     pub launch_ms: Option<u128>,
+    /// Where the scenario's time went so far (setup fills its phases, the runner the rest).
+    pub phases: Phases,
     /// The scenario's private folder (HOME of child processes).
     pub workdir: tempfile::TempDir,
     /// Secrets a step may show: (value, step) — a created key in the response that created it, values a
@@ -125,9 +128,12 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
     let surfaces = s.needed_surfaces();
     let launch = target.launch.is_some() && LAUNCHED_SURFACES.iter().any(|l| surfaces.contains(l));
     super::phase::set("while starting the mocks");
+    let mut phases = Phases::default();
+    let t = Instant::now();
     let mocks = start_mocks(shared, s, &vars, launch || !s.tokens.is_empty())
         .await
         .map_err(|e| SetupError::Failed(format!("mocks did not start: {e:#}")))?;
+    phases.mocks_us = micros(t);
     let mut norm = Normalizer::default();
     if let Some(rest) = &target.surfaces.rest {
         norm.volatile(&rest.volatile);
@@ -145,25 +151,37 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
         mocks,
         process: None,
         launch_ms: None,
+        phases,
         workdir,
         revealed: Vec::new(),
         host: None,
         world: None,
     };
+    let t = Instant::now();
     if let Some(def) = &s.host {
         start_host(shared, def, &mut env).await?;
     }
     if let Some(def) = &s.world {
         start_world(shared, &s.id, def, &mut env).await?;
     }
+    env.phases.host_us = micros(t);
+    let t = Instant::now();
     if launch {
         start_target(shared, &mut env).await?;
     }
+    env.phases.target_us = micros(t);
     set_target_urls(target, &surfaces, &mut env)?;
+    let t = Instant::now();
     if let Err(e) = super::tokens::mint_tokens(s, &env.mocks, &mut env.vars, &mut env.redactor) {
         return Err(SetupError::Failed(format!("minting tokens: {e:#}")));
     }
+    env.phases.tokens_us = micros(t);
     Ok(env)
+}
+
+/// Microseconds since `t`.
+pub(super) fn micros(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Selectors with their `role` templates (`{rest.roles.limited}`) filled from the target; a role the target
