@@ -73,9 +73,62 @@ impl Launched {
     }
 }
 
-/// Sends SIGKILL to every process of process group `group` (a child started with `process_group(0)`: its pid).
-/// A group that is already gone is not an error.
+/// Process groups of children that may still run: killed if the harness itself is interrupted.
+static LIVE_GROUPS: Mutex<std::collections::BTreeSet<u32>> =
+    Mutex::new(std::collections::BTreeSet::new());
+
+/// Notes that `group` (a child started with `process_group(0)`: its pid) runs until [`kill_group`]. Its own group
+/// keeps it out of the terminal's Ctrl-C, so on the first call a watcher thread is started that, on SIGINT or
+/// SIGTERM to the harness, kills every such group and exits (130 or 143) — nothing is left running either way.
+pub fn track_group(group: u32) {
+    if let Ok(mut live) = LIVE_GROUPS.lock() {
+        live.insert(group);
+    }
+    static WATCHER: std::sync::Once = std::sync::Once::new();
+    WATCHER.call_once(|| {
+        let _ = std::thread::Builder::new()
+            .name("authconform-interrupt".into())
+            .spawn(watch_interrupts);
+    });
+}
+
+/// Waits for SIGINT or SIGTERM, then kills every live group and exits as the signal would have.
+fn watch_interrupts() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let code = rt.block_on(async {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return None;
+        };
+        tokio::select! {
+            _ = int.recv() => Some(130),
+            _ = term.recv() => Some(143),
+        }
+    });
+    if let Some(code) = code {
+        let live: Vec<u32> = LIVE_GROUPS
+            .lock()
+            .map(|l| l.iter().copied().collect())
+            .unwrap_or_default();
+        live.into_iter().for_each(kill_group);
+        std::process::exit(code);
+    }
+}
+
+/// Sends SIGKILL to every process of process group `group` (a child started with `process_group(0)`: its pid)
+/// and forgets it. A group that is already gone is not an error.
 pub fn kill_group(group: u32) {
+    if let Ok(mut live) = LIVE_GROUPS.lock() {
+        live.remove(&group);
+    }
     let Ok(pid) = libc::pid_t::try_from(group) else {
         return;
     };
@@ -154,6 +207,7 @@ pub async fn start(
         reason: e.to_string(),
     })?;
     let group = child.id();
+    group.into_iter().for_each(track_group);
     let output = Arc::new(Mutex::new(Vec::new()));
     let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     if let Some(out) = child.stdout.take() {

@@ -604,3 +604,55 @@ fn a_scenario_past_its_deadline_stops_its_hanging_target() {
         run.context()
     );
 }
+
+/// Ctrl-C on the harness (SIGINT; the target, in its own process group, does not get it from the terminal)
+/// still stops the target: the harness kills every live group before it exits.
+#[test]
+fn an_interrupted_run_leaves_no_target_running() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pids = dir.path().join("pids");
+    std::fs::create_dir(&pids).expect("pid folder");
+    let target = http_target(dir.path(), "hang-before-answer", &pids, 10_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authconform"))
+        .arg("run")
+        .arg("--target")
+        .arg(&target)
+        .arg("--scenarios")
+        .arg(root().join("scenarios"))
+        .args(["--filter", NO_CREDENTIALS, "--no-snapshots", "-q"])
+        .args(["--step-timeout-ms", "30000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the authconform binary starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let listening = loop {
+        let found = recorded(&pids);
+        if found.iter().any(|(_, l)| !l.is_empty()) {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "the target never listened");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended early"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let harness = libc::pid_t::try_from(child.id()).expect("a pid");
+    // SAFETY: kill(2) on the child this test started.
+    assert_eq!(unsafe { libc::kill(harness, libc::SIGINT) }, 0);
+    let (status, _) = wait_sampling(
+        &mut child,
+        Instant::now() + Duration::from_secs(10),
+        "interrupted",
+    );
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    for (pid, _) in &listening {
+        while !gone(*pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone(*pid), "the target {pid} outlived the interrupted run");
+    }
+}

@@ -197,6 +197,7 @@ async fn run_child(
 ) -> std::io::Result<Ran> {
     let deadline = tokio::time::Instant::now() + timeout;
     let group = child.id();
+    group.into_iter().for_each(crate::launch::track_group);
     if let Some(mut stdin) = child.stdin.take() {
         // A child that never reads its stdin cannot hold the step past its deadline.
         let _ = tokio::time::timeout_at(deadline, stdin.write_all(input.as_bytes())).await;

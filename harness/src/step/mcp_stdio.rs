@@ -144,6 +144,7 @@ impl Kind for McpStdioStep {
         let plan = self.plan(cx, surface)?;
         let (mut child, browser_log) = plan.spawn(cx)?;
         let pid = child.id();
+        pid.into_iter().for_each(crate::launch::track_group);
         let Tee {
             stdout,
             stderr,
