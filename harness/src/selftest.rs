@@ -7,19 +7,25 @@
 //! - the aimed scenario's requirement must reach the table's outcome (the fault is *killed* where aimed);
 //! - a fault that fails a MUST check of another requirement in a profile none of its aimed scenarios belong to
 //!   is a *collateral kill*, an error (within the aimed profile such kills are only listed; so are kills by
-//!   the global secret check, which every profile runs);
+//!   the global secret check, which every profile runs, and the kills [`RELATED`] records as the same
+//!   behaviour checked by two profiles, each with its reason);
 //! - a fault nobody kills, a scenario no fault makes fail, a fault missing from the table and a table row
 //!   naming an unknown fault or scenario are errors.
 //!
-//! Which scenarios a fault runs against is the [`Scope`]: running every fault against the whole suite costs
-//! about 170 × 25 s, so by default a fault runs against its aimed profile(s) only. `Scope::Surface` adds, from
-//! other profiles, every scenario that starts a process the fault is seeded in (the reference's server for
-//! `mcp-http`, `rest`, `device-host`, `oauth-as`; its stdio server for `mcp-stdio`; the CLI for `cli`): a
-//! fault can change nothing else, but for a server fault that is most of the suite.
+//! Which scenarios a fault runs against is the [`Scope`]. Running every fault against the whole suite costs
+//! about 125 × 130 scenario runs. The default, `Scope::Reach`, finds the same kills for a fraction of that:
+//! the clean reference runs each scenario with a probe recording which faults its processes asked about
+//! (`reach.rs`), and each fault then runs against its aimed scenarios and the scenarios that asked about it —
+//! a scenario that never asks about a fault cannot be changed by it. `Scope::Surface` is the blunt
+//! equivalent for the other profiles: the aimed profiles, and every scenario of another profile that starts a
+//! process the fault is seeded in (the reference's server for `mcp-http`, `rest`, `device-host`, `oauth-as`;
+//! its stdio server for `mcp-stdio`; the CLI for `cli`) — for a server fault most of the suite.
 
+mod reach;
 mod table;
 
-pub use table::FAULT_TABLE;
+pub use reach::Asked;
+pub use table::{FAULT_TABLE, RELATED};
 
 use crate::report::{Outcome, RunReport, ScenarioResult};
 use crate::requirements::Catalog;
@@ -29,7 +35,7 @@ use crate::target::Target;
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Marks a kill of the global secret check (run in every scenario of every profile, so never collateral).
@@ -47,6 +53,13 @@ pub enum Scope {
     Profile,
     /// The aimed profiles, and the scenarios of other profiles that start a process the fault is seeded in.
     Surface,
+    /// The aimed scenarios, and every scenario whose clean run asked the reference about the fault: the kills
+    /// of the whole suite, for a fraction of its cost.
+    Reach,
+    /// The aimed scenarios, and the scenarios of other profiles whose clean run asked the reference about the
+    /// fault: every kill the errors judge (as `reach`), without the collateral kills within the aimed
+    /// profiles, which are only listed.
+    Cross,
 }
 
 impl Scope {
@@ -56,7 +69,20 @@ impl Scope {
             Scope::Aimed => "aimed",
             Scope::Profile => "profile",
             Scope::Surface => "surface",
+            Scope::Reach => "reach",
+            Scope::Cross => "cross",
         }
+    }
+
+    /// Whether the scope runs the scenarios of other profiles (so the collateral kills and relations are
+    /// judged).
+    pub fn sees_other_profiles(self) -> bool {
+        matches!(self, Scope::Surface | Scope::Reach | Scope::Cross)
+    }
+
+    /// Whether the scope needs each scenario's clean run probed (what it asks the reference about).
+    fn probes(self) -> bool {
+        matches!(self, Scope::Reach | Scope::Cross)
     }
 }
 
@@ -125,10 +151,11 @@ impl FaultResult {
         self.aimed.iter().map(|a| profile_of(&a.scenario)).collect()
     }
 
-    /// Kills of a MUST check of a requirement not aimed at, in a profile no aimed scenario belongs to. The
-    /// global secret check is not one: it belongs to every profile, and a fault that leaks a key leaks it
-    /// wherever the key is used.
-    pub fn collateral(&self) -> Vec<(&str, &str)> {
+    /// Kills of a MUST check of a requirement not aimed at, in a profile no aimed scenario belongs to, with
+    /// the relation that allows each (`None`: a collateral kill, an error). The global secret check is
+    /// always allowed: it belongs to every profile, and a fault that leaks a key leaks it wherever the key is
+    /// used.
+    pub fn other_profile_kills(&self) -> Vec<(&str, &str, Option<&'static str>)> {
         let profiles = self.aimed_profiles();
         let aimed: BTreeSet<&str> = self.aimed.iter().map(|a| a.requirement.as_str()).collect();
         self.kills
@@ -140,10 +167,27 @@ impl FaultResult {
                     .filter(|(r, o)| {
                         **o == Outcome::Fail && !aimed.contains(r.as_str()) && !r.ends_with(GLOBAL)
                     })
-                    .map(|(r, _)| (k.scenario.as_str(), r.as_str()))
+                    .map(|(r, _)| (k.scenario.as_str(), r.as_str(), related(&self.fault, r)))
             })
             .collect()
     }
+
+    /// The kills of [`FaultResult::other_profile_kills`] no relation allows: `(scenario, requirement)`.
+    pub fn collateral(&self) -> Vec<(&str, &str)> {
+        self.other_profile_kills()
+            .into_iter()
+            .filter(|k| k.2.is_none())
+            .map(|(s, r, _)| (s, r))
+            .collect()
+    }
+}
+
+/// Why `fault` may fail `requirement` of another profile, if [`RELATED`] says it may.
+pub fn related(fault: &str, requirement: &str) -> Option<&'static str> {
+    RELATED
+        .iter()
+        .find(|r| r.0 == fault && r.1 == requirement)
+        .map(|r| r.2)
 }
 
 /// The whole selftest: the clean run, every fault's run, and the errors found.
@@ -183,24 +227,32 @@ fn process_of(surface: &str) -> &'static str {
 }
 
 /// `target` with `faults` (comma-separated) seeded into every process it starts.
-pub fn seed(mut target: Target, faults: &str) -> Target {
+pub fn seed(target: Target, faults: &str) -> Target {
+    with_env(target, FAULT_ENV, faults)
+}
+
+/// `target` with the variable `name` set to `value` in every process it starts.
+fn with_env(mut target: Target, name: &str, value: &str) -> Target {
     if let Some(launch) = target.launch.as_mut() {
-        launch.env.insert(FAULT_ENV.into(), faults.into());
+        launch.env.insert(name.into(), value.into());
     }
     if let Some(stdio) = target.surfaces.mcp_stdio.as_mut() {
-        stdio.env.insert(FAULT_ENV.into(), faults.into());
+        stdio.env.insert(name.into(), value.into());
     }
     if let Some(cli) = target.surfaces.cli.as_mut() {
-        cli.env.insert(FAULT_ENV.into(), faults.into());
+        cli.env.insert(name.into(), value.into());
     }
     target
 }
 
-/// The scenarios a fault aimed at `aimed` (full IDs) runs against in `scope`.
+/// The scenarios `fault`, aimed at `aimed` (full IDs), runs against in `scope`; `asked` is what each
+/// scenario's clean run asked the reference about (used by [`Scope::Reach`] and [`Scope::Cross`] only).
 pub fn selection<'a>(
     scope: Scope,
+    fault: &str,
     aimed: &BTreeSet<&str>,
     all: &'a [Scenario],
+    asked: &Asked,
 ) -> Vec<&'a Scenario> {
     let aimed_scenarios: Vec<&Scenario> = all
         .iter()
@@ -220,6 +272,13 @@ pub fn selection<'a>(
                     || s.needed_surfaces()
                         .into_iter()
                         .any(|x| processes.contains(process_of(x)))
+            }
+            Scope::Reach | Scope::Cross => {
+                let id = s.full_id();
+                let reached = asked.get(&id).is_some_and(|a| a.contains(fault));
+                aimed.contains(id.as_str())
+                    || (reached
+                        && (scope == Scope::Reach || !profiles.contains(s.profile.as_str())))
             }
         })
         .collect()
@@ -269,14 +328,24 @@ pub fn worst(report: &RunReport, id: &str, requirement: &str) -> Option<Outcome>
         .max()
 }
 
-/// Runs `scenarios` against `target` with `faults` seeded (empty: the clean reference).
+/// Runs `scenarios` against `target` with `faults` seeded (empty: the clean reference), its processes
+/// recording the faults they ask about in `probe` when given.
 async fn run_with(
     cfg: &Config,
     faults: &str,
     scenarios: Vec<Scenario>,
+    probe: Option<&Path>,
 ) -> Result<RunReport, String> {
+    let mut target = seed(cfg.target.clone(), faults);
+    if let Some(path) = probe {
+        target = with_env(
+            target,
+            authconform_reference::Faults::PROBE_ENV,
+            &path.display().to_string(),
+        );
+    }
     let rc = RunConfig {
-        target: seed(cfg.target.clone(), faults),
+        target,
         scenarios,
         jobs: cfg.jobs,
         step_timeout: cfg.step_timeout,
@@ -314,27 +383,49 @@ pub async fn run(cfg: Config) -> Result<Selftest, String> {
         .cloned()
         .collect();
     let rows = rows_by_fault(&cfg.only);
+    // The reach scope needs every scenario's clean run first (it says where each fault is asked about).
+    let (probed, asked) = if cfg.scope.probes() {
+        let (report, asked) = reach::clean_probed(&cfg, &all).await?;
+        if !all.is_empty() && asked.values().all(BTreeSet::is_empty) {
+            return Err(format!(
+                "no run of the clean reference recorded a fault it asked about ({}): the probe does not \
+                 reach the reference, so where faults act is unknown",
+                authconform_reference::Faults::PROBE_ENV
+            ));
+        }
+        (Some(report), asked)
+    } else {
+        (None, Asked::new())
+    };
     let plans: Vec<(&str, Vec<Scenario>)> = rows
         .iter()
         .map(|(fault, rows)| {
             let aimed: BTreeSet<&str> = rows.iter().map(|r| r.0).collect();
-            let picked = selection(cfg.scope, &aimed, &all);
+            let picked = selection(cfg.scope, fault, &aimed, &all, &asked);
             (*fault, picked.into_iter().cloned().collect())
         })
         .collect();
-    let used: BTreeSet<String> = plans
-        .iter()
-        .flat_map(|p| p.1.iter().map(Scenario::full_id))
-        .collect();
-    let clean_set = all
-        .iter()
-        .filter(|s| used.contains(&s.full_id()))
-        .cloned()
-        .collect();
-    let clean = run_with(&cfg, "", clean_set).await?;
+    let clean = match probed {
+        Some(report) => report,
+        None => {
+            let used: BTreeSet<String> = plans
+                .iter()
+                .flat_map(|p| p.1.iter().map(Scenario::full_id))
+                .collect();
+            let clean_set = all
+                .iter()
+                .filter(|s| used.contains(&s.full_id()))
+                .cloned()
+                .collect();
+            run_with(&cfg, "", clean_set, None).await?
+        }
+    };
     let faults = run_faults(&cfg, &rows, plans).await?;
     let mut errors = clean_errors(&clean);
     errors.extend(fault_errors(&faults));
+    if cfg.scope.sees_other_profiles() {
+        errors.extend(relation_errors(&faults));
+    }
     if cfg.only.is_empty() {
         errors.extend(coverage_errors(&all, &faults));
     }
@@ -360,7 +451,7 @@ async fn run_faults(
     let at_once = (cfg.jobs * 4 / per_run.clamp(1, cfg.jobs.max(1))).max(1);
     let runs = plans.into_iter().map(|(fault, scenarios)| async move {
         let ran = scenarios.len();
-        let report = run_with(cfg, fault, scenarios).await?;
+        let report = run_with(cfg, fault, scenarios, None).await?;
         let aimed = rows[fault]
             .iter()
             .map(|(scenario, requirement, want)| Aimed {
@@ -436,6 +527,30 @@ fn fault_errors(faults: &[FaultResult]) -> Vec<String> {
     errors
 }
 
+/// A relation of [`RELATED`] whose fault ran and did not fail its requirement in another profile is stale
+/// (judged only in the scopes that run other profiles' scenarios); one naming an unknown fault is wrong.
+fn relation_errors(faults: &[FaultResult]) -> Vec<String> {
+    let known: BTreeSet<&str> = authconform_reference::FAULTS.iter().map(|f| f.0).collect();
+    let mut errors = Vec::new();
+    for (fault, requirement, _) in RELATED {
+        if !known.contains(fault) {
+            errors.push(format!(
+                "the relation of `{fault}` to {requirement} names a fault the reference does not have"
+            ));
+            continue;
+        }
+        let Some(f) = faults.iter().find(|f| f.fault == *fault) else {
+            continue;
+        };
+        if !f.other_profile_kills().iter().any(|k| k.1 == *requirement) {
+            errors.push(format!(
+                "fault `{fault}` no longer fails {requirement} in another profile: remove its relation"
+            ));
+        }
+    }
+    errors
+}
+
 /// Every fault is in the table and every table row names a known fault and scenario; every scenario fails
 /// under some fault.
 fn coverage_errors(all: &[Scenario], faults: &[FaultResult]) -> Vec<String> {
@@ -471,17 +586,29 @@ fn coverage_errors(all: &[Scenario], faults: &[FaultResult]) -> Vec<String> {
 /// The kill matrix as Markdown (deterministic: no timings), for `docs/kill-matrix.md`.
 pub fn markdown(st: &Selftest) -> String {
     let mut md = String::new();
+    let against = match st.scope {
+        Scope::Aimed => "the scenarios it is aimed at",
+        Scope::Profile => "the scenarios of the profiles it is aimed at",
+        Scope::Surface => {
+            "the scenarios of the profiles it is aimed at and those of other profiles that start a process \
+             the fault is seeded in"
+        }
+        Scope::Reach => {
+            "the scenarios it is aimed at and every scenario whose clean run asked the reference about the \
+             fault (any other scenario runs the same with the fault seeded, so these are the kills of the \
+             whole suite)"
+        }
+        Scope::Cross => {
+            "the scenarios it is aimed at and the scenarios of other profiles whose clean run asked the \
+             reference about the fault (any other scenario runs the same with the fault seeded)"
+        }
+    };
     let _ = writeln!(
         md,
         "# Kill matrix\n\nGenerated by `authconform selftest --write docs/kill-matrix.md` (scope `{}`): the \
-         reference with each seeded fault alone, against the scenarios of the profiles it is aimed at{}. \
-         {} faults; the clean reference passes {} of {} scenarios.\n",
+         reference with each seeded fault alone, against {against}. {} faults; the clean reference passes {} \
+         of {} scenarios.\n",
         st.scope.as_str(),
-        if st.scope == Scope::Surface {
-            " and those of other profiles that start a process the fault is seeded in"
-        } else {
-            ""
-        },
         st.faults.len(),
         st.clean
             .scenarios
@@ -496,7 +623,34 @@ pub fn markdown(st: &Selftest) -> String {
         let _ = writeln!(md, "{}", fault_row(f));
     }
     md.push_str(&scenario_table(st));
+    md.push_str(&relations_section(st));
     md.push_str(&errors_section(&st.errors));
+    md
+}
+
+/// The kills of MUST checks in other profiles that [`RELATED`] allows, each with its reason.
+fn relations_section(st: &Selftest) -> String {
+    let mut md = String::from(
+        "\n## Related kills in other profiles\n\nA fault may fail a MUST check of another profile only where \
+         that check is the same behaviour as the one the fault breaks (the fault table's `RELATED`):\n\n\
+         | fault | requirement | scenarios | why |\n| --- | --- | --- | --- |\n",
+    );
+    for (fault, requirement, why) in RELATED {
+        let seen: Vec<String> = st
+            .faults
+            .iter()
+            .filter(|f| f.fault == *fault)
+            .flat_map(|f| f.other_profile_kills())
+            .filter(|k| k.1 == *requirement)
+            .map(|k| format!("`{}`", k.0))
+            .collect();
+        let seen = if seen.is_empty() {
+            "(not run in this scope)".to_string()
+        } else {
+            seen.join("<br>")
+        };
+        let _ = writeln!(md, "| `{fault}` | {requirement} | {seen} | {why} |");
+    }
     md
 }
 
@@ -623,7 +777,7 @@ pub struct Args {
     #[arg(long)]
     pub scenarios: Option<PathBuf>,
     /// Which scenarios each fault runs against.
-    #[arg(long, value_enum, default_value_t = Scope::Profile)]
+    #[arg(long, value_enum, default_value_t = Scope::Reach)]
     pub scope: Scope,
     /// Only these faults (comma-separated); the coverage errors are then not judged.
     #[arg(long, value_delimiter = ',')]
@@ -749,6 +903,79 @@ mod tests {
                 .iter()
                 .any(|e| e.contains("MUST R4 in b/z"))
         );
+    }
+
+    #[test]
+    fn a_related_kill_is_listed_and_no_error() {
+        let (fault, requirement, _) = RELATED[0];
+        let f = FaultResult {
+            fault: fault.into(),
+            aimed: vec![Aimed {
+                scenario: "a/x".into(),
+                requirement: "R1".into(),
+                want: Outcome::Fail,
+                got: Some(Outcome::Fail),
+            }],
+            kills: vec![
+                kill("a/x", &[("R1", Outcome::Fail)]),
+                kill(
+                    "b/z",
+                    &[(requirement, Outcome::Fail), ("R4", Outcome::Fail)],
+                ),
+            ],
+            ran: 2,
+        };
+        let other = f.other_profile_kills();
+        assert_eq!(other.len(), 2);
+        assert!(other.iter().any(|k| k.1 == requirement && k.2.is_some()));
+        assert_eq!(f.collateral(), vec![("b/z", "R4")]);
+        let stale = |f: &FaultResult| {
+            relation_errors(std::slice::from_ref(f))
+                .into_iter()
+                .filter(|e| e.contains(&format!(" {requirement} ")))
+                .collect::<Vec<_>>()
+        };
+        assert!(stale(&f).is_empty(), "{:?}", stale(&f));
+        // The same fault without that kill: its relation is stale.
+        let mut quiet = f;
+        quiet.kills.truncate(1);
+        assert!(
+            stale(&quiet)
+                .iter()
+                .any(|e| e.contains("remove its relation")),
+            "{:?}",
+            stale(&quiet)
+        );
+    }
+
+    #[test]
+    fn reach_runs_a_fault_where_it_was_asked_and_cross_only_in_other_profiles() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let all = crate::scenario::load_all(&dir, &Catalog::builtin()).expect("scenarios load");
+        let aimed_id = "oauth-resource/expired-token";
+        let same = "oauth-resource/wrong-audience";
+        let other = "cors/mcp-origin";
+        let untouched = "api-key/missing-key";
+        let asked: Asked = [aimed_id, same, other]
+            .into_iter()
+            .map(|id| {
+                (
+                    id.to_string(),
+                    BTreeSet::from(["accept-expired".to_string()]),
+                )
+            })
+            .chain([(untouched.to_string(), BTreeSet::from(["other".to_string()]))])
+            .collect();
+        let aimed = BTreeSet::from([aimed_id]);
+        let ids = |scope| -> Vec<String> {
+            selection(scope, "accept-expired", &aimed, &all, &asked)
+                .into_iter()
+                .map(Scenario::full_id)
+                .collect()
+        };
+        assert_eq!(ids(Scope::Reach), [other, aimed_id, same]);
+        assert_eq!(ids(Scope::Cross), [other, aimed_id]);
+        assert_eq!(ids(Scope::Aimed), [aimed_id]);
     }
 
     #[test]

@@ -105,14 +105,22 @@ async fn global_secret_check_names_the_placeholder_in_every_profile() {
     }
 }
 
-/// The selftest (`authconform selftest`, scope `aimed`): every fault of the reference is in the fault table
+/// The selftest (`authconform selftest`, scope `cross`): every fault of the reference is in the fault table
 /// (`authconform::selftest::FAULT_TABLE`) and fails the scenario aimed at it with the table's outcome, every
-/// scenario fails under some fault, and no fault fails an unrelated MUST check of another profile among the
-/// scenarios it ran. Also the clean reference's run: every scenario passes, and the transcripts match
-/// `snapshots/reference/`.
+/// scenario fails under some fault, and no fault fails a MUST check of another profile that is not the same
+/// behaviour (`authconform::selftest::RELATED`, each with its reason) — judged on every scenario of another
+/// profile whose clean run asked the reference about the fault, which are all it can change. Also the clean
+/// reference's run: every scenario passes, and the transcripts match `snapshots/reference/`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selftest_kills_every_fault_where_aimed() {
-    let st = selftest(scenarios(), &[]).await;
+    let st = selftest(scenarios(), &[], selftest::Scope::Cross).await;
+    assert!(
+        st.faults.iter().any(|f| f
+            .kills
+            .iter()
+            .any(|k| !f.aimed_profiles().contains(k.profile.as_str()))),
+        "no fault ran in another profile than it is aimed at: the cross-profile rule judged nothing"
+    );
     assert!(st.errors.is_empty(), "{}", selftest::summary(&st));
     assert_eq!(st.exit_code(), 0);
     let clean = &st.clean;
@@ -148,7 +156,7 @@ async fn selftest_names_a_fault_that_survives_a_weakened_check() {
         .find(|s| s.full_id() == "oauth-resource/expired-token")
         .expect("scenario exists");
     s.checks.retain(|c| c.requirement != "OAUTH-401-005");
-    let st = selftest(weakened, &["accept-expired"]).await;
+    let st = selftest(weakened, &["accept-expired"], selftest::Scope::Aimed).await;
     assert_eq!(st.exit_code(), 1);
     assert!(
         st.errors
@@ -159,13 +167,17 @@ async fn selftest_names_a_fault_that_survives_a_weakened_check() {
     );
 }
 
-/// Runs the selftest (scope `aimed`) over `scenarios`, for `only` these faults (empty: all).
-async fn selftest(scenarios: Vec<authconform::scenario::Scenario>, only: &[&str]) -> Selftest {
+/// Runs the selftest in `scope` over `scenarios`, for `only` these faults (empty: all).
+async fn selftest(
+    scenarios: Vec<authconform::scenario::Scenario>,
+    only: &[&str],
+    scope: selftest::Scope,
+) -> Selftest {
     let cfg = selftest::Config {
         target: common::reference_target(),
         scenarios,
         only: only.iter().map(|f| f.to_string()).collect(),
-        scope: selftest::Scope::Aimed,
+        scope,
         jobs: 4,
         step_timeout: Duration::from_secs(10),
         scenario_timeout: Duration::from_secs(60),

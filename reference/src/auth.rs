@@ -321,11 +321,8 @@ fn parse_authorization(state: &AppState, value: &HeaderValue) -> Credential {
         return Credential::Malformed("the Authorization header is empty");
     }
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    let is_bearer = if state.faults.has(Fault::CaseSensitiveScheme) {
-        scheme == "Bearer"
-    } else {
-        scheme.eq_ignore_ascii_case("bearer")
-    };
+    let is_bearer = scheme.eq_ignore_ascii_case("bearer")
+        && (scheme == "Bearer" || !state.faults.has(Fault::CaseSensitiveScheme));
     if !is_bearer {
         if state.faults.has(Fault::IgnoreScheme) {
             return Credential::Bearer(rest.trim().to_owned());
@@ -333,7 +330,9 @@ fn parse_authorization(state: &AppState, value: &HeaderValue) -> Credential {
         return Credential::None;
     }
     let credentials = rest.trim_start_matches(' ');
-    if state.faults.has(Fault::LenientBearer) {
+    // A well-formed token reads the same under `lenient-bearer`: it is asked only about malformed ones.
+    let strict = !credentials.is_empty() && is_b64token(credentials);
+    if !strict && state.faults.has(Fault::LenientBearer) {
         let unquoted = credentials.replace('"', "");
         let first = unquoted
             .split([' ', ','])
@@ -417,28 +416,28 @@ fn api_key_credential(state: &AppState, headers: &HeaderMap) -> Option<Authentic
 /// malformed.
 fn read_oauth_credential(state: &AppState, request: &http::request::Parts) -> Credential {
     let faults = &state.faults;
-    let lenient_multi = faults.has(Fault::FirstAuthorizationWins);
     let authorizations: Vec<HeaderValue> = request
         .headers
         .get_all(header::AUTHORIZATION)
         .iter()
         .cloned()
         .collect();
-    if authorizations.len() > 1 && !lenient_multi {
-        return Credential::Malformed("more than one Authorization header field");
-    }
     let query_token = query_access_token(&request.uri);
-    if !authorizations.is_empty() && !lenient_multi {
-        if query_token.is_some() {
-            return Credential::Malformed(
-                "credentials in both the Authorization header and the access_token query parameter",
-            );
-        }
-        if is_form_post(&request.method, &request.headers) {
-            return Credential::Malformed(
-                "credentials in both the Authorization header and a form-encoded body",
-            );
-        }
+    let several = if authorizations.len() > 1 {
+        Some("more than one Authorization header field")
+    } else if authorizations.is_empty() {
+        None
+    } else if query_token.is_some() {
+        Some("credentials in both the Authorization header and the access_token query parameter")
+    } else if is_form_post(&request.method, &request.headers) {
+        Some("credentials in both the Authorization header and a form-encoded body")
+    } else {
+        None
+    };
+    if let Some(description) = several
+        && !faults.has(Fault::FirstAuthorizationWins)
+    {
+        return Credential::Malformed(description);
     }
 
     match authorizations.first() {
@@ -467,10 +466,9 @@ async fn oauth_credential(
     let credential = read_oauth_credential(state, request);
     // The `session-authenticates` fault: a known session stands in for credentials.
     let session_fallback = || {
-        faults
-            .has(Fault::SessionAuthenticates)
-            .then(|| session_owner.cloned())
-            .flatten()
+        session_owner
+            .filter(|_| faults.has(Fault::SessionAuthenticates))
+            .cloned()
             .map(|owner| (AuthContext::new(owner.subject, None), owner.scopes))
     };
 
@@ -506,9 +504,10 @@ pub(crate) async fn authorize(
         return refused;
     }
     let faults = &state.faults;
-    let aliased_sessions = faults.has(Fault::SequentialSessionIds);
+    // `sequential-session-ids` acts only on requests and responses that carry a session.
+    let aliased_sessions = || faults.has(Fault::SequentialSessionIds);
     let mut request = request;
-    if aliased_sessions {
+    if request.headers().contains_key(SESSION_HEADER) && aliased_sessions() {
         // From here on (session binding, rmcp) the session is rmcp's own ID.
         state.session_aliases.unalias_request(request.headers_mut());
     }
@@ -556,7 +555,7 @@ pub(crate) async fn authorize(
             SessionOwner { subject, scopes }
         });
     }
-    if aliased_sessions {
+    if response.headers().contains_key(SESSION_HEADER) && aliased_sessions() {
         state.session_aliases.alias_response(response.headers_mut());
     }
     response

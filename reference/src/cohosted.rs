@@ -10,6 +10,8 @@
 use std::sync::Arc;
 
 use authconform_mocks::{AuthServerConfig, ClientConfig, Consent, Lenience, MockAuthServer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 
 use crate::faults::{Fault, Faults};
 
@@ -22,16 +24,50 @@ pub const REDIRECT_URI: &str = "http://127.0.0.1:33418/cb";
 /// The user the scripted consent approves as (the tokens' `sub`).
 pub const SUBJECT: &str = "alice";
 
+/// The faults of the authorization server (its lenience knobs).
+const AS_FAULTS: [Fault; 7] = [
+    Fault::PkceOptional,
+    Fault::LooseRedirectMatch,
+    Fault::LoopbackAnyAuthority,
+    Fault::NoRefreshRotation,
+    Fault::IgnoreResource,
+    Fault::UnboundAudience,
+    Fault::RegisterAnyRedirect,
+];
+
+/// The lenience knobs the active faults turn on, read with `active`.
+fn lenience_with(active: impl Fn(Fault) -> bool) -> Lenience {
+    Lenience {
+        pkce_optional: active(Fault::PkceOptional),
+        loose_redirect_match: active(Fault::LooseRedirectMatch),
+        loopback_any_authority: active(Fault::LoopbackAnyAuthority),
+        no_refresh_rotation: active(Fault::NoRefreshRotation),
+        ignore_resource: active(Fault::IgnoreResource),
+        unbound_audience: active(Fault::UnboundAudience),
+        register_any_redirect: active(Fault::RegisterAnyRedirect),
+    }
+}
+
 /// The lenience knobs the active faults turn on.
 pub(crate) fn lenience(faults: &Faults) -> Lenience {
-    Lenience {
-        pkce_optional: faults.has(Fault::PkceOptional),
-        loose_redirect_match: faults.has(Fault::LooseRedirectMatch),
-        loopback_any_authority: faults.has(Fault::LoopbackAnyAuthority),
-        no_refresh_rotation: faults.has(Fault::NoRefreshRotation),
-        ignore_resource: faults.has(Fault::IgnoreResource),
-        unbound_audience: faults.has(Fault::UnboundAudience),
-        register_any_redirect: faults.has(Fault::RegisterAnyRedirect),
+    lenience_with(|f| faults.has(f))
+}
+
+/// The server certificate of the authorization server, chosen by `inner`. Its faults are asked
+/// (`Faults::PROBE_ENV`) at each handshake, before any request can meet a knob: they are asked in the runs
+/// that talk to the authorization server, not in every run that starts the reference.
+#[derive(Debug)]
+struct AskingResolver {
+    inner: Arc<dyn ResolvesServerCert>,
+    faults: Faults,
+}
+
+impl ResolvesServerCert for AskingResolver {
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        for fault in AS_FAULTS {
+            self.faults.has(fault);
+        }
+        self.inner.resolve(client_hello)
     }
 }
 
@@ -45,6 +81,19 @@ pub(crate) async fn start(
     faults: &Faults,
 ) -> anyhow::Result<MockAuthServer> {
     authconform_mocks::tls::install_crypto_provider();
+    // Over TLS every request follows a handshake, where the resolver asks; without TLS they are asked here.
+    let (tls, lenience) = match tls {
+        Some(config) => {
+            let mut config = (*config).clone();
+            config.cert_resolver = Arc::new(AskingResolver {
+                inner: config.cert_resolver.clone(),
+                faults: faults.clone(),
+            });
+            let knobs = lenience_with(|f| faults.has_unrecorded(f));
+            (Some(Arc::new(config)), knobs)
+        }
+        None => (None, lenience(faults)),
+    };
     MockAuthServer::start(AuthServerConfig {
         tls,
         port: 0,
@@ -56,7 +105,7 @@ pub(crate) async fn start(
         consent: Consent::Approve,
         subject: SUBJECT.to_owned(),
         allowed_resources: vec![format!("{base}/mcp")],
-        lenience: lenience(faults),
+        lenience,
         public_introspection: true,
         ..AuthServerConfig::default()
     })

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::io::Write as _;
+use std::sync::{Mutex, OnceLock};
 
 macro_rules! faults {
     ($( $variant:ident => $name:literal : $desc:literal ),+ $(,)?) => {
@@ -347,8 +349,21 @@ impl Faults {
         Ok(Faults(set))
     }
 
-    /// Whether `fault` is active.
+    /// The variable naming the probe file: when set, every process of the reference appends to it the name
+    /// of each fault whose [`Faults::has`] it asks, once per process (whether or not the fault is active).
+    /// A fault is seeded only through `has`, so a scenario whose clean run asks no process about a fault
+    /// runs the same with that fault seeded: `authconform selftest` runs each fault only where it was asked.
+    pub const PROBE_ENV: &'static str = "AUTHCONFORM_REFERENCE_PROBE";
+
+    /// Whether `fault` is active (recorded in the probe file, see [`Faults::PROBE_ENV`]).
     pub fn has(&self, fault: Fault) -> bool {
+        probe(fault);
+        self.0.contains(&fault)
+    }
+
+    /// Whether `fault` is active, not recorded in the probe file: only for a value whose effect cannot
+    /// come before a [`Faults::has`] of the same fault (a knob read by a server that asks first).
+    pub(crate) fn has_unrecorded(&self, fault: Fault) -> bool {
         self.0.contains(&fault)
     }
 
@@ -360,6 +375,43 @@ impl Faults {
     /// Whether no fault is active.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// The probe file and the faults this process has already recorded in it.
+struct Probe {
+    path: String,
+    asked: Mutex<BTreeSet<Fault>>,
+}
+
+/// Records that `fault` was asked about, when [`Faults::PROBE_ENV`] names a file (first time only).
+fn probe(fault: Fault) {
+    static PROBE: OnceLock<Option<Probe>> = OnceLock::new();
+    let probe = PROBE.get_or_init(|| {
+        std::env::var(Faults::PROBE_ENV)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(|path| Probe {
+                path,
+                asked: Mutex::new(BTreeSet::new()),
+            })
+    });
+    let Some(probe) = probe else { return };
+    let mut asked = probe.asked.lock().unwrap_or_else(|e| e.into_inner());
+    if asked.insert(fault) {
+        // One short append per line: lines of processes sharing the file do not interleave.
+        let line = format!("{}\n", fault.name());
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&probe.path)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = written {
+            eprintln!(
+                "authconform-reference: cannot write the probe file {}: {e}",
+                probe.path
+            );
+        }
     }
 }
 

@@ -181,6 +181,8 @@ pub(crate) struct AppState {
     pub(crate) prm_url: String,
     /// The `resource` value published in the metadata.
     pub(crate) prm_resource: String,
+    /// What the metadata names as `resource` under `prm-wrong-resource` (another host).
+    pub(crate) prm_wrong_resource: String,
     /// The trusted issuer.
     pub(crate) issuer: String,
     /// Access-token validation.
@@ -432,17 +434,18 @@ fn app_state(
     rest: Arc<rest::Rest>,
 ) -> Arc<AppState> {
     let resource = format!("{base}/mcp");
-    let prm_resource = if faults.has(Fault::PrmWrongResource) {
-        let scheme = base.split(':').next().unwrap_or("http");
-        format!("{scheme}://localhost:{}/mcp", local.port())
-    } else {
-        resource.clone()
-    };
+    let scheme = base.split(':').next().unwrap_or("http");
     Arc::new(AppState {
-        validator: jwt::TokenValidator::new(args.issuer.clone(), resource, faults.clone(), http),
+        validator: jwt::TokenValidator::new(
+            args.issuer.clone(),
+            resource.clone(),
+            faults.clone(),
+            http,
+        ),
         faults: faults.clone(),
         prm_url: format!("{base}/.well-known/oauth-protected-resource/mcp"),
-        prm_resource,
+        prm_resource: resource,
+        prm_wrong_resource: format!("{scheme}://localhost:{}/mcp", local.port()),
         issuer: args.issuer.clone(),
         sessions: Default::default(),
         session_aliases: Default::default(),
@@ -466,7 +469,7 @@ fn app(
         upstream: args.upstream.clone(),
         upstream_key: args.upstream_key.clone(),
         http,
-        token_passthrough: faults.has(Fault::TokenPassthrough),
+        faults: faults.clone(),
         tool_level_scope_errors: args.scope_errors == ScopeErrors::ToolLevel,
         rest: rest.clone(),
     });
@@ -563,8 +566,13 @@ async fn protected_resource_metadata(State(state): State<Arc<AppState>>) -> Resp
     } else {
         vec![SCOPE_READ, SCOPE_TOOLS]
     };
+    let resource = if state.faults.has(Fault::PrmWrongResource) {
+        &state.prm_wrong_resource
+    } else {
+        &state.prm_resource
+    };
     let body = json!({
-        "resource": state.prm_resource,
+        "resource": resource,
         "authorization_servers": authorization_servers,
         "scopes_supported": scopes,
         "bearer_methods_supported": ["header"],

@@ -19,8 +19,8 @@ pub(crate) struct ToolEnv {
     pub upstream_key: String,
     /// Outbound HTTP client.
     pub http: reqwest::Client,
-    /// The `token-passthrough` fault.
-    pub token_passthrough: bool,
+    /// The active faults (`token-passthrough`, asked when `list_projects` calls upstream).
+    pub faults: crate::faults::Faults,
     /// A tool call without the `mcp:tools` scope reaches the tools (`--scope-errors tool-level`), which
     /// refuse it with an error result.
     pub tool_level_scope_errors: bool,
@@ -109,7 +109,7 @@ impl ReferenceServer {
         };
         let url = format!("{}/projects", upstream.trim_end_matches('/'));
         let mut request = self.env.http.get(&url);
-        if self.env.token_passthrough {
+        if self.env.faults.has(crate::faults::Fault::TokenPassthrough) {
             let token = parts
                 .extensions
                 .get::<AuthContext>()

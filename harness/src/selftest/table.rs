@@ -2,6 +2,92 @@
 
 use crate::report::Outcome;
 
+/// Fault → requirement of another profile than the fault is aimed at, which the fault may fail: the same
+/// behaviour checked by both profiles (why, in one line). Any other MUST failure in another profile is a
+/// collateral kill, an error; a relation the fault no longer shows is an error too.
+pub const RELATED: &[(&str, &str, &str)] = &[
+    (
+        "slashed-audience",
+        "CORS-013",
+        "its control presents a valid token for the canonical resource on /mcp, which the fault refuses (OAUTH-AUD-001)",
+    ),
+    (
+        "slashed-audience",
+        "HYG-009",
+        "its sessions are opened with a valid token for the canonical resource, which the fault refuses (OAUTH-AUD-001)",
+    ),
+    (
+        "slashed-audience",
+        "SESS-012",
+        "its MCP sessions are opened with a valid token for the canonical resource, which the fault refuses (OAUTH-AUD-001)",
+    ),
+    (
+        "slashed-audience",
+        "SESS-013",
+        "its MCP sessions are opened with a valid token for the canonical resource, which the fault refuses (OAUTH-AUD-001)",
+    ),
+    (
+        "no-resource-metadata",
+        "APIKEY-011",
+        "APIKEY-011 requires the /mcp 401 challenge to carry resource_metadata, citing OAUTH-401-002: the same header",
+    ),
+    (
+        "invalid-as-403",
+        "HYG-005",
+        "a key only in the query string is no credential, so the check wants the 401 of APIKEY-001",
+    ),
+    (
+        "invalid-as-403",
+        "SESS-011",
+        "session values are no host credential, so the check wants the 401 of APIKEY-001 at the host layer",
+    ),
+    (
+        "accept-revoked",
+        "ROLE-002",
+        "ROLE-002 names revoked credentials: a revoked key must get 401 (APIKEY-003), not reach authorisation",
+    ),
+    (
+        "revocation-lag",
+        "ROLE-002",
+        "ROLE-002 names revoked credentials: a revoked key must get 401 at once (APIKEY-003), not reach authorisation",
+    ),
+    (
+        "forbidden-as-401",
+        "APIKEY-005",
+        "the check wants a role denial to be the same 403 with either key transport: ROLE-001's 403",
+    ),
+    (
+        "key-in-query",
+        "CLI-001",
+        "CLI-001 says later requests send the stored key: DEV-C-009's X-API-Key on REST calls",
+    ),
+    (
+        "key-in-query",
+        "CLI-003",
+        "its control lists with the stored key, which the host accepts only as X-API-Key (DEV-C-009)",
+    ),
+    (
+        "key-in-query",
+        "CLI-005",
+        "service-account login checks the key with the host, which accepts it only as X-API-Key (DEV-C-009)",
+    ),
+    (
+        "key-in-query",
+        "CLI-006",
+        "its org-scoped listings send the stored key, which the host accepts only as X-API-Key (DEV-C-009)",
+    ),
+    (
+        "world-readable-credentials",
+        "CLI-001",
+        "CLI-001 and DEV-C-009 both check that the stored key is readable by its owner only",
+    ),
+    (
+        "poll-too-fast",
+        "CLI-003",
+        "its control needs a device login to finish against a host that answers early polls with slow_down (DEV-C-002)",
+    ),
+];
+
 /// Fault → (scenario, requirement, outcome that requirement's worst check must have).
 pub const FAULT_TABLE: &[(&str, &str, &str, Outcome)] = &[
     (

@@ -7,7 +7,7 @@ use http::request::Parts;
 use std::sync::Arc;
 
 use super::Rest;
-use super::credential::{Extracted, extract, from_query};
+use super::credential::{Extracted, extract, from_query, has_full_width};
 use super::keyring::{KeyKind, Principal};
 use super::reply::Refusal;
 use crate::faults::Fault;
@@ -58,7 +58,8 @@ impl Rest {
         headers: &HeaderMap,
         query: Option<&str>,
     ) -> Result<Caller, Refusal> {
-        let presented = match extract(headers, self.faults.has(Fault::FoldFullWidthKey)) {
+        let fold = has_full_width(headers) && self.faults.has(Fault::FoldFullWidthKey);
+        let presented = match extract(headers, fold) {
             Extracted::Found(presented) => presented,
             Extracted::Conflict => return Err(Refusal::InvalidRequest),
             Extracted::Malformed(raw) => return Err(self.rejected(&raw)),
@@ -137,10 +138,12 @@ impl Rest {
     /// 404 for another organisation, then 403 for a role without the right.
     pub(crate) fn authorize(&self, caller: &Caller, org: &str, need: Need) -> Result<(), Refusal> {
         let (own, role) = self.member(caller)?;
-        let reads_other = need == Need::Read
-            && self.faults.has(Fault::CrossOrgRead)
-            && self.store.lock().orgs.contains(org);
-        if own != org && !reads_other {
+        let reads_other = || {
+            need == Need::Read
+                && self.store.lock().orgs.contains(org)
+                && self.faults.has(Fault::CrossOrgRead)
+        };
+        if own != org && !reads_other() {
             return Err(Refusal::NotFound);
         }
         let allowed = match need {

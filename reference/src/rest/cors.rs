@@ -135,12 +135,11 @@ impl Rest {
     /// `cors-prefix-match` and `cors-suffix-match` faults).
     fn allows(&self, origin: &HeaderValue) -> bool {
         let sent = origin.as_bytes();
-        let prefix = self.faults.has(Fault::CorsPrefixMatch);
-        let suffix = self.faults.has(Fault::CorsSuffixMatch);
+        // The faults are asked only about an origin that is not allowed exactly.
         self.cors_origins.iter().any(|allowed| {
             sent == allowed.as_bytes()
-                || (prefix && sent.starts_with(allowed.as_bytes()))
-                || (suffix && suffix_match(sent, allowed))
+                || (sent.starts_with(allowed.as_bytes()) && self.faults.has(Fault::CorsPrefixMatch))
+                || (suffix_match(sent, allowed) && self.faults.has(Fault::CorsSuffixMatch))
         })
     }
 
@@ -153,7 +152,7 @@ impl Rest {
             Sent::Several(_) => return None,
             Sent::One(origin) => origin,
         };
-        if !self.faults.has(Fault::CorsReflectAnyOrigin) && !self.allows(origin) {
+        if !self.allows(origin) && !self.faults.has(Fault::CorsReflectAnyOrigin) {
             return None;
         }
         let origin = if self.faults.has(Fault::CorsWildcardWithCredentials) {
@@ -249,10 +248,7 @@ impl Rest {
     /// (exact match; several fields are refused); `None` without `Origin`, for
     /// an allowed one, or under `mcp-ignores-origin`.
     pub(crate) fn refuse_mcp_origin(&self, headers: &HeaderMap) -> Option<Response> {
-        if self.faults.has(Fault::McpIgnoresOrigin) {
-            return None;
-        }
-        match Sent::of(headers) {
+        let refused = match Sent::of(headers) {
             Sent::None => None,
             Sent::One(origin)
                 if self
@@ -265,7 +261,8 @@ impl Rest {
             Sent::One(_) | Sent::Several(_) => {
                 Some(refusal(StatusCode::FORBIDDEN, "invalid_origin"))
             }
-        }
+        };
+        refused.filter(|_| !self.faults.has(Fault::McpIgnoresOrigin))
     }
 }
 

@@ -82,6 +82,16 @@ fn fold_full_width(raw: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// Whether a credential field of `headers` holds a full-width form, the only
+/// values the `fold-full-width-key` fault changes (so it is asked only then).
+pub(crate) fn has_full_width(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(API_KEY_HEADER)
+        .iter()
+        .chain(headers.get_all(header::AUTHORIZATION).iter())
+        .any(|v| matches!(fold_full_width(v.as_bytes()), Cow::Owned(_)))
+}
+
 /// Trims SP and HTAB; the rest must be non-empty and made of credential bytes
 /// (checked after folding full-width forms when `fold` is set).
 fn clean(raw: &[u8], fold: bool) -> Result<String, String> {

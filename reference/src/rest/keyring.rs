@@ -227,11 +227,15 @@ impl Keyring {
         presented: &Presented,
         faults: &Faults,
     ) -> Option<Principal> {
-        let (index, principal) = if faults.has(Fault::PrefixDecidesType) {
-            self.lookup_by_prefix(&presented.value)
-                .or_else(|| self.lookup_exact(&presented.value))?
+        // The fault is asked only where the prefix would find another key or principal than the value.
+        let exact = self.lookup_exact(&presented.value);
+        let by_prefix = self
+            .lookup_by_prefix(&presented.value)
+            .or_else(|| exact.clone());
+        let (index, principal) = if by_prefix != exact && faults.has(Fault::PrefixDecidesType) {
+            by_prefix?
         } else {
-            self.lookup_exact(&presented.value)?
+            exact?
         };
         let key = &mut self.keys[index];
         let bearer_only = key.kind == KeyKind::User && presented.source == Source::ApiKeyHeader;

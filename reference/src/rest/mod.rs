@@ -73,7 +73,8 @@ impl Rest {
 
     /// Judges the `X-API-Key` of an MCP request (a live secret key, or nothing).
     pub(crate) fn judge_mcp_key(&self, headers: &HeaderMap) -> McpKey {
-        let presented = match extract_api_key(headers, self.faults.has(Fault::FoldFullWidthKey)) {
+        let fold = credential::has_full_width(headers) && self.faults.has(Fault::FoldFullWidthKey);
+        let presented = match extract_api_key(headers, fold) {
             Extracted::Missing => return McpKey::Absent,
             Extracted::Conflict => return McpKey::Conflict,
             Extracted::Malformed(_) => return McpKey::Invalid,
