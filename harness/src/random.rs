@@ -1,6 +1,6 @@
 //! Random values a run makes up (keys of a mock host, PKCE verifiers): characters drawn from an alphabet.
 
-use rand::Rng;
+use rand::RngExt;
 
 /// Letters and digits.
 pub const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

@@ -69,7 +69,7 @@ pub fn mint_tokens(
 
 /// `n` b64token characters, pseudo-random but fixed per `seed` so transcripts stay stable between runs.
 fn random_b64token(n: usize, seed: &str) -> String {
-    use rand::{Rng, SeedableRng};
+    use rand::{RngExt, SeedableRng};
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
     // FNV-1a of the seed text: stable across runs and platforms.
     let seed = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {

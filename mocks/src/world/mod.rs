@@ -385,7 +385,7 @@ async fn serve(
 
 /// A random value with a prefix, for codes, tokens and client IDs.
 pub(crate) fn random_token(prefix: &str) -> String {
-    use rand::Rng;
+    use rand::RngExt;
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     let tail: String = (0..32)

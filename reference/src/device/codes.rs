@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::Rng as _;
+use rand::RngExt as _;
 
 /// The user-code alphabet: 20 consonants without look-alikes (RFC 8628 §6.1),
 /// so 8 characters carry about 34.5 bits.
