@@ -146,6 +146,19 @@ struct Plan<'a> {
     scenario_s: u64,
 }
 
+impl Plan<'static> {
+    /// An HTTP mode against `no-credentials`, with a 10 s ready deadline and a 30 s scenario deadline.
+    fn http(mode: &'static str, step_ms: u64) -> Self {
+        Plan {
+            mode,
+            filter: NO_CREDENTIALS,
+            step_ms,
+            ready_ms: 10_000,
+            scenario_s: 30,
+        }
+    }
+}
+
 /// Peak resident memory of a running process (`VmHWM`), in kB.
 fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -348,13 +361,7 @@ const NO_CREDENTIALS: &str = "oauth-resource/no-credentials";
 
 #[test]
 fn a_target_that_never_answers_fails_at_the_step_deadline() {
-    let plan = Plan {
-        mode: "hang-before-answer",
-        filter: NO_CREDENTIALS,
-        step_ms: 1000,
-        ready_ms: 10_000,
-        scenario_s: 30,
-    };
+    let plan = Plan::http("hang-before-answer", 1000);
     let run = run(&plan, Duration::from_secs(60));
     // Three steps of one second each, plus launch and judging.
     assert_contained(&run, 1, Duration::from_secs(15), 1);
@@ -363,13 +370,7 @@ fn a_target_that_never_answers_fails_at_the_step_deadline() {
 
 #[test]
 fn a_response_that_breaks_off_mid_body_is_no_response() {
-    let plan = Plan {
-        mode: "close-mid-body",
-        filter: NO_CREDENTIALS,
-        step_ms: 3000,
-        ready_ms: 10_000,
-        scenario_s: 30,
-    };
+    let plan = Plan::http("close-mid-body", 3000);
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 1);
     assert_every_reason(
@@ -382,13 +383,7 @@ fn a_response_that_breaks_off_mid_body_is_no_response() {
 /// and the harness never holds it whole.
 #[test]
 fn a_huge_body_is_capped_and_marked_truncated() {
-    let plan = Plan {
-        mode: "huge-body",
-        filter: NO_CREDENTIALS,
-        step_ms: 5000,
-        ready_ms: 10_000,
-        scenario_s: 30,
-    };
+    let plan = Plan::http("huge-body", 5000);
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(20), 1);
     assert_truncated(&run);
@@ -397,13 +392,7 @@ fn a_huge_body_is_capped_and_marked_truncated() {
 /// An endless body ends at the cap, not at the step deadline (10 s here, never reached).
 #[test]
 fn an_endless_body_is_capped_long_before_the_deadline() {
-    let plan = Plan {
-        mode: "endless-body",
-        filter: NO_CREDENTIALS,
-        step_ms: 10_000,
-        ready_ms: 10_000,
-        scenario_s: 30,
-    };
+    let plan = Plan::http("endless-body", 10_000);
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(9), 1);
     assert_truncated(&run);
@@ -454,13 +443,7 @@ fn invalid_json_fails_the_mcp_session_with_the_parse_error() {
 
 #[test]
 fn bytes_that_are_not_http_fail_every_request() {
-    let plan = Plan {
-        mode: "invalid-http",
-        filter: NO_CREDENTIALS,
-        step_ms: 3000,
-        ready_ms: 10_000,
-        scenario_s: 30,
-    };
+    let plan = Plan::http("invalid-http", 3000);
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 1);
     assert_every_reason(&run, "none: ");
@@ -470,13 +453,7 @@ fn bytes_that_are_not_http_fail_every_request() {
 
 #[test]
 fn headers_dripping_a_byte_a_second_end_at_the_step_deadline() {
-    let plan = Plan {
-        mode: "drip-headers",
-        filter: NO_CREDENTIALS,
-        step_ms: 1500,
-        ready_ms: 10_000,
-        scenario_s: 30,
-    };
+    let plan = Plan::http("drip-headers", 1500);
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 1);
     assert_every_reason(&run, "no response within 1500 ms");
@@ -484,13 +461,7 @@ fn headers_dripping_a_byte_a_second_end_at_the_step_deadline() {
 
 #[test]
 fn a_target_that_crashes_at_start_is_not_started() {
-    let plan = Plan {
-        mode: "crash-at-start",
-        filter: NO_CREDENTIALS,
-        step_ms: 3000,
-        ready_ms: 10_000,
-        scenario_s: 30,
-    };
+    let plan = Plan::http("crash-at-start", 3000);
     let run = run(&plan, Duration::from_secs(60));
     // Exits 2: the target never started, the README's "target never started".
     assert_contained(&run, 2, Duration::from_secs(10), 1);
@@ -526,13 +497,7 @@ fn a_target_that_never_becomes_ready_is_not_started_at_its_ready_deadline() {
 /// SIGTERM is not how the harness stops a target: the process is killed and gone after the run.
 #[test]
 fn a_target_that_ignores_sigterm_is_still_stopped() {
-    let plan = Plan {
-        mode: "ignore-sigterm",
-        filter: NO_CREDENTIALS,
-        step_ms: 3000,
-        ready_ms: 10_000,
-        scenario_s: 30,
-    };
+    let plan = Plan::http("ignore-sigterm", 3000);
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 1);
     // It serves without credentials: the refusal checks fail on the status.
@@ -546,13 +511,7 @@ fn a_target_that_ignores_sigterm_is_still_stopped() {
 /// The child the target started keeps listening on the port unless the harness kills the whole process group.
 #[test]
 fn a_forked_child_that_keeps_the_port_does_not_outlive_the_run() {
-    let plan = Plan {
-        mode: "fork-keeps-port",
-        filter: NO_CREDENTIALS,
-        step_ms: 3000,
-        ready_ms: 10_000,
-        scenario_s: 30,
-    };
+    let plan = Plan::http("fork-keeps-port", 3000);
     let run = run(&plan, Duration::from_secs(60));
     assert_contained(&run, 1, Duration::from_secs(15), 2);
     assert!(
