@@ -10,7 +10,7 @@ use crate::target::Target;
 use crate::template::Vars;
 use crate::transcript::Normalizer;
 use authconform_mocks::{MockAuthServer, MockUpstream, UpstreamRule};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tokio::time::Instant;
 
 /// Surfaces served by the target's launched process (the others are launched per step, or are CLIs).
@@ -114,17 +114,7 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
     {
         return Err(SetupError::NotStarted(why.clone()));
     }
-    let mut redactor = Redactor::default();
-    for (secret, placeholder) in target.secrets() {
-        redactor.add(secret, placeholder);
-    }
-    for (sel, name) in &picked {
-        for variant in crate::target::principal::KEY_VARIANTS {
-            if let Some(v) = vars.get(&format!("principal.{sel}.{variant}")) {
-                redactor.add(v, format!("[KEY:{name}~{variant}]"));
-            }
-        }
-    }
+    let mut redactor = secrets_of(target, &picked, &vars);
     let surfaces = s.needed_surfaces();
     let launch = target.launch.is_some() && LAUNCHED_SURFACES.iter().any(|l| surfaces.contains(l));
     super::phase::set("while starting the mocks");
@@ -177,6 +167,22 @@ pub async fn prepare(shared: &Shared, s: &Scenario) -> Result<Env, SetupError> {
     }
     env.phases.tokens_us = micros(t);
     Ok(env)
+}
+
+/// A redactor that knows the target's secrets and the picked principals' keys (every variant).
+fn secrets_of(target: &Target, picked: &BTreeMap<String, String>, vars: &Vars) -> Redactor {
+    let mut redactor = Redactor::default();
+    for (secret, placeholder) in target.secrets() {
+        redactor.add(secret, placeholder);
+    }
+    for (sel, name) in picked {
+        for variant in crate::target::principal::KEY_VARIANTS {
+            if let Some(v) = vars.get(&format!("principal.{sel}.{variant}")) {
+                redactor.add(v, format!("[KEY:{name}~{variant}]"));
+            }
+        }
+    }
+    redactor
 }
 
 /// Microseconds since `t`.
