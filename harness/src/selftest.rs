@@ -866,6 +866,16 @@ fn config(args: &Args) -> Result<Config, String> {
 mod tests {
     use super::*;
 
+    /// The fault's aimed check: R1 of `a/x`, which should fail and got `got`.
+    fn aimed_r1(got: Outcome) -> Aimed {
+        Aimed {
+            scenario: "a/x".into(),
+            requirement: "R1".into(),
+            want: Outcome::Fail,
+            got: Some(got),
+        }
+    }
+
     fn kill(scenario: &str, reqs: &[(&str, Outcome)]) -> Kill {
         Kill {
             scenario: scenario.into(),
@@ -878,12 +888,7 @@ mod tests {
     fn collateral_is_an_unrelated_must_in_another_profile() {
         let mut f = FaultResult {
             fault: "f".into(),
-            aimed: vec![Aimed {
-                scenario: "a/x".into(),
-                requirement: "R1".into(),
-                want: Outcome::Fail,
-                got: Some(Outcome::Fail),
-            }],
+            aimed: vec![aimed_r1(Outcome::Fail)],
             kills: vec![
                 kill("a/x", &[("R1", Outcome::Fail)]),
                 kill("a/y", &[("R2", Outcome::Fail)]),
@@ -913,12 +918,7 @@ mod tests {
         let (fault, requirement, _) = RELATED[0];
         let f = FaultResult {
             fault: fault.into(),
-            aimed: vec![Aimed {
-                scenario: "a/x".into(),
-                requirement: "R1".into(),
-                want: Outcome::Fail,
-                got: Some(Outcome::Fail),
-            }],
+            aimed: vec![aimed_r1(Outcome::Fail)],
             kills: vec![
                 kill("a/x", &[("R1", Outcome::Fail)]),
                 kill(
@@ -985,12 +985,7 @@ mod tests {
     fn a_fault_that_survives_or_kills_nothing_is_named() {
         let f = FaultResult {
             fault: "weak".into(),
-            aimed: vec![Aimed {
-                scenario: "a/x".into(),
-                requirement: "R1".into(),
-                want: Outcome::Fail,
-                got: Some(Outcome::Pass),
-            }],
+            aimed: vec![aimed_r1(Outcome::Pass)],
             kills: vec![],
             ran: 1,
         };

@@ -84,7 +84,11 @@ async fn read_request(stream: &mut TcpStream) -> std::io::Result<bool> {
 
 /// An ordinary answer: 200 with an empty JSON-RPC result, as a server that asks for no credentials gives.
 async fn served(stream: &mut TcpStream) -> std::io::Result<()> {
-    let body = br#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+    json_200(stream, br#"{"jsonrpc":"2.0","id":1,"result":{}}"#).await
+}
+
+/// `200 OK` with `body` as `application/json`, whatever the body holds.
+async fn json_200(stream: &mut TcpStream, body: &[u8]) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
@@ -135,12 +139,7 @@ async fn endless_body(mut stream: TcpStream) -> std::io::Result<()> {
 
 async fn invalid_json(stream: &mut TcpStream) -> std::io::Result<()> {
     let body = br#"{"jsonrpc": "2.0", "id": 0, "result": {"protocolVersion": "2025-11-25", oops"#;
-    let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await
+    json_200(stream, body).await
 }
 
 async fn invalid_http(mut stream: TcpStream) -> std::io::Result<()> {
